@@ -1,0 +1,279 @@
+"""`nbgrader generate_assignment cnn` with the kit's hook: stubs, solutions, gates.
+
+The first group runs the real nbgrader command on a tiny course built here;
+the second checks the committed `release/` and `solutions_private/` of this
+repository against its `source/`.
+"""
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from autograder.generate import find_solution_leaks
+from autograder.nbgrader_commands import run_nbgrader
+
+REPO = Path(__file__).resolve().parents[1]
+COURSE_FILES = ["nbgrader_config.py", "source", "utils"]
+
+TINY_MODULE = textwrap.dedent('''\
+    import numpy as np
+
+
+    def relu_forward(x):
+        """Inputs:
+        - x: Inputs, of any shape
+        """
+        out = None
+        ### BEGIN SOLUTION
+        out = np.maximum(0, x)  # the solution
+        ### END SOLUTION
+        return out, x
+''')
+
+
+def run_generate(course: Path, *extra: str) -> subprocess.CompletedProcess:
+    """Run the instructor's ordinary command in ``course``."""
+    return run_nbgrader(["generate_assignment", "cnn", "--force", *extra], cwd=course, timeout=300)
+
+
+def tiny_notebook() -> nbformat.NotebookNode:
+    nb = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                               "language": "python"}})
+    setup = new_code_cell("from nnl.relu import relu_forward")
+    setup.id = "setup"
+    answer = new_markdown_cell("Why?\n### BEGIN SOLUTION\nBecause max(0, x) is piecewise linear.\n### END SOLUTION")
+    answer.id = "why"
+    answer.metadata["nbgrader"] = {"grade": True, "solution": True, "locked": False, "points": 2,
+                                   "grade_id": "why", "schema_version": 3}
+    nb.cells = [setup, answer]
+    return nb
+
+
+@pytest.fixture
+def tiny_course(tmp_path):
+    """A course with this repository's nbgrader_config.py, one module, one notebook, one utility."""
+    shutil.copy(REPO / "nbgrader_config.py", tmp_path)
+    nnl = tmp_path / "source" / "cnn" / "nnl"
+    nnl.mkdir(parents=True)
+    (nnl / "__init__.py").write_text('"""The layers."""\n')
+    (nnl / "relu.py").write_text(TINY_MODULE)
+    nbformat.write(tiny_notebook(), tmp_path / "source" / "cnn" / "Relu.ipynb")
+    (tmp_path / "utils" / "datasets").mkdir(parents=True)
+    (tmp_path / "utils" / "gradient_check.py").write_text("def rel_error(x, y):\n    return 0.0\n")
+    (tmp_path / "utils" / "datasets" / "big.bin").write_bytes(b"\0" * 10)
+    return tmp_path
+
+
+@pytest.mark.nbgrader
+def test_python_modules_are_released_as_stubs(tiny_course):
+    """Does the release's .py keep docstring and template but lose the solution?"""
+    result = run_generate(tiny_course)
+    assert result.returncode == 0, result.stderr
+    released = (tiny_course / "release" / "cnn" / "nnl" / "relu.py").read_text()
+    assert "np.maximum" not in released and "SOLUTION" not in released
+    assert "- x: Inputs, of any shape" in released
+    assert "    # YOUR CODE HERE\n    raise NotImplementedError()\n    return out, x" in released
+
+
+@pytest.mark.nbgrader
+def test_released_stub_imports_and_raises_not_implemented(tiny_course):
+    """Can a student import the stub, and does calling it say what is missing?"""
+    assert run_generate(tiny_course).returncode == 0
+    probe = ("from nnl.relu import relu_forward\n"
+             "try:\n    relu_forward(1.0)\nexcept NotImplementedError:\n    print('stub')\n")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tiny_course / "release" / "cnn",
+                         capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "stub", out.stderr
+
+
+@pytest.mark.nbgrader
+def test_private_solutions_are_a_solved_runnable_copy(tiny_course):
+    """Does solutions_private/cnn hold solved modules, filled answers, utils, and no markers?"""
+    assert run_generate(tiny_course).returncode == 0
+    solved = tiny_course / "solutions_private" / "cnn"
+    module = (solved / "nnl" / "relu.py").read_text()
+    assert "out = np.maximum(0, x)  # the solution" in module and "SOLUTION" not in module
+    nb = nbformat.read(solved / "Relu.ipynb", as_version=4)
+    answer = next(c for c in nb.cells if c.id == "why")
+    assert answer.source == "Why?\nBecause max(0, x) is piecewise linear."
+    assert answer.metadata["nbgrader"]["grade_id"] == "why"
+    assert (solved / "utils" / "gradient_check.py").exists()
+    out = subprocess.run([sys.executable, "-c", "from nnl.relu import relu_forward; print(relu_forward(-2.0)[0])"],
+                         cwd=solved, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "0.0", out.stderr
+
+
+@pytest.mark.nbgrader
+def test_release_answers_are_stubbed_and_utils_shipped_without_data(tiny_course):
+    """Do released notebooks say YOUR ANSWER HERE, and does utils/ ship without datasets/?"""
+    assert run_generate(tiny_course).returncode == 0
+    release = tiny_course / "release" / "cnn"
+    nb = nbformat.read(release / "Relu.ipynb", as_version=4)
+    assert next(c for c in nb.cells if c.id == "why").source == "Why?\nYOUR ANSWER HERE"
+    assert (release / "utils" / "gradient_check.py").exists()
+    assert not (release / "utils" / "datasets").exists()
+
+
+@pytest.mark.nbgrader
+@pytest.mark.parametrize("broken, complaint", [
+    ("### BEGIN SOLUTION\n", "has no matching"),
+    ("### END SOLUTION\n", "without a matching"),
+])
+def test_broken_markers_fail_loudly_and_remove_the_release(tiny_course, broken, complaint):
+    """Does a bad marker stop nbgrader with an error, leaving no release and the old solutions?"""
+    assert run_generate(tiny_course).returncode == 0
+    old_solution = (tiny_course / "solutions_private" / "cnn" / "nnl" / "relu.py").read_text()
+    module = tiny_course / "source" / "cnn" / "nnl" / "relu.py"
+    module.write_text(module.read_text() + broken)
+    result = run_generate(tiny_course)
+    assert result.returncode != 0
+    assert complaint in result.stderr and "relu.py" in result.stderr
+    assert "release removed" in result.stderr
+    assert not (tiny_course / "release" / "cnn").exists(), "a half-made release (with solutions) was left behind"
+    assert (tiny_course / "solutions_private" / "cnn" / "nnl" / "relu.py").read_text() == old_solution
+
+
+@pytest.mark.nbgrader
+def test_solution_line_repeated_in_provided_code_blocks_the_release(tiny_course):
+    """Does the leak gate refuse a release whose provided code repeats a solution line?"""
+    (tiny_course / "source" / "cnn" / "nnl" / "fast.py").write_text(
+        "import numpy as np\n\ndef relu_fast(x):\n    out = np.maximum(0, x)  # the solution\n    return out\n")
+    result = run_generate(tiny_course)
+    assert result.returncode != 0
+    assert "solution line(s) would be released" in result.stderr and "fast.py" in result.stderr
+    assert not (tiny_course / "release" / "cnn").exists()
+
+
+@pytest.mark.nbgrader
+def test_template_broken_by_stubbing_is_refused(tiny_course):
+    """Is a module whose template is not valid Python once stubbed refused, naming the source file?"""
+    (tiny_course / "source" / "cnn" / "nnl" / "bad.py").write_text(
+        "def f(x):\n    ### BEGIN SOLUTION\n    return [x,\n    ### END SOLUTION\n        1]\n")
+    result = run_generate(tiny_course)
+    assert result.returncode != 0
+    assert "bad.py: the stubbed module is not valid Python" in result.stderr
+
+
+# --- the committed release and solutions of this repository ------------------------------
+
+
+def copy_course(dest: Path) -> Path:
+    for name in COURSE_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "datasets"))
+        else:
+            shutil.copy(src, dest / name)
+    return dest
+
+
+def differences(left: Path, right: Path) -> list[str]:
+    """Paths that differ between two trees, byte for byte (caches ignored)."""
+    cmp = filecmp.dircmp(left, right, ignore=["__pycache__", ".ipynb_checkpoints"])
+    found = []
+
+    def walk(c, prefix):
+        found.extend(f"{prefix}{n} (only in {Path(c.left).name if n in c.left_only else 'fresh'})"
+                     for n in c.left_only + c.right_only)
+        _, mismatch, errors = filecmp.cmpfiles(c.left, c.right, c.common_files, shallow=False)
+        found.extend(prefix + n for n in mismatch + errors)
+        for name, sub in c.subdirs.items():
+            walk(sub, f"{prefix}{name}/")
+
+    walk(cmp, "")
+    return found
+
+
+@pytest.fixture(scope="module")
+def fresh_generation(tmp_path_factory):
+    """The repository's course generated anew by the real nbgrader command."""
+    course = copy_course(tmp_path_factory.mktemp("course"))
+    result = run_generate(course)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return course
+
+
+@pytest.mark.nbgrader
+@pytest.mark.parametrize("folder", ["release/cnn", "solutions_private/cnn"])
+def test_committed_outputs_are_fresh(fresh_generation, folder):
+    """Are release/ and solutions_private/ exactly what source/ generates today?"""
+    stale = differences(REPO / folder, fresh_generation / folder)
+    assert not stale, (f"{folder} is stale against source/: {stale[:10]}; run "
+                       "`nbgrader generate_assignment cnn --force` at the repository root and commit")
+
+
+@pytest.mark.nbgrader
+def test_generating_twice_is_byte_identical(fresh_generation, tmp_path):
+    """Does a second generation reproduce every byte of the first?"""
+    again = copy_course(tmp_path)
+    assert run_generate(again).returncode == 0
+    for folder in ("release/cnn", "solutions_private/cnn"):
+        assert differences(fresh_generation / folder, again / folder) == []
+
+
+def test_no_solution_line_anywhere_in_the_committed_release():
+    """Does any telling line of any solution region appear anywhere under release/?"""
+    assert find_solution_leaks(REPO / "source" / "cnn", REPO / "release") == []
+
+
+def test_source_has_solution_regions_to_protect():
+    """Is the leak check guarding something (the source really has solution regions)?"""
+    from autograder.generate import solution_lines
+
+    secrets = solution_lines(REPO / "source" / "cnn")
+    modules = {where.split(":")[0].split("[")[0] for where in secrets.values()}
+    assert {"nnl/layers.py", "nnl/conv_layers.py", "nnl/optim.py", "nnl/cnn.py"} <= modules
+
+
+def test_private_solutions_are_never_released():
+    """Is there nothing of solutions_private/ or the autograder inside release/?"""
+    names = {p.name for p in (REPO / "release").rglob("*")}
+    assert not names & {"solutions_private", "autograder", "gradebook.db"}
+    assert not list((REPO / "release").rglob("test_*.py"))
+
+
+STUB_CALLS = """
+import numpy as np
+from nnl import layers, conv_layers, optim, cnn
+x4 = np.zeros((2, 3, 4, 4)); w = np.zeros((2, 3, 3, 3)); b = np.zeros(2)
+x2 = np.zeros((4, 5)); g = np.ones(5); be = np.zeros(5)
+calls = {
+    'affine_forward': lambda: layers.affine_forward(x2, np.zeros((5, 3)), np.zeros(3)),
+    'relu_forward': lambda: layers.relu_forward(x2),
+    'batchnorm_forward': lambda: layers.batchnorm_forward(x2, g, be, {'mode': 'train'}),
+    'dropout_forward': lambda: layers.dropout_forward(x2, {'mode': 'train', 'p': 0.5}),
+    'softmax_loss': lambda: layers.softmax_loss(x2, np.zeros(4, dtype=int)),
+    'conv_forward_naive': lambda: conv_layers.conv_forward_naive(x4, w, b, {'stride': 1, 'pad': 1}),
+    'max_pool_forward_naive': lambda: conv_layers.max_pool_forward_naive(
+        x4, {'pool_height': 2, 'pool_width': 2, 'stride': 2}),
+    'spatial_batchnorm_forward': lambda: conv_layers.spatial_batchnorm_forward(
+        x4, np.ones(3), np.zeros(3), {'mode': 'train'}),
+    'adam': lambda: optim.adam(x2, x2),
+    'ThreeLayerConvNet': lambda: cnn.ThreeLayerConvNet(input_dim=(3, 8, 8)),
+}
+for name, call in calls.items():
+    try:
+        call()
+    except NotImplementedError:
+        print(name, 'stub')
+    else:
+        print(name, 'RAN')
+"""
+
+
+def test_committed_release_stubs_import_and_raise_not_implemented():
+    """Does every graded entry point of the committed release import and raise NotImplementedError?"""
+    out = subprocess.run([sys.executable, "-c", STUB_CALLS], cwd=REPO / "release" / "cnn",
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.split("\n")
+    assert [line for line in lines if line.endswith("RAN")] == []
+    assert len([line for line in lines if line.endswith("stub")]) == 10
