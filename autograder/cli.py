@@ -1,0 +1,109 @@
+"""``python -m autograder``: the kit's commands, one function per subcommand."""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+COURSE_FILES = ("nbgrader_config.py", "source", "utils")
+ASSIGNMENT = "cnn"
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _copy_course(dest: Path) -> None:
+    """Copy what an instructor edits (config, source, utils) into a fresh course folder."""
+    for name in COURSE_FILES:
+        src = REPO_ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "datasets"))
+        else:
+            shutil.copy(src, dest / name)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Generate the release and the private solutions, then run the solved notebooks."""
+    from .fake_cifar import write_fake_cifar10
+    from .generate import find_solution_leaks
+    from .nbgrader_commands import run_nbgrader
+    from .notebook_runner import run_notebook
+
+    work = Path(args.workdir).resolve()
+    if work.exists():
+        shutil.rmtree(work)
+    course = work / "course"
+    course.mkdir(parents=True)
+    _copy_course(course)
+    _say(f"[1/4] course copied to {course}")
+
+    result = run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], cwd=course)
+    if result.returncode != 0:
+        _say(result.stderr[-4000:])
+        _say("nbgrader generate_assignment failed: see the log above")
+        return 1
+    release, solved = course / "release" / ASSIGNMENT, course / "solutions_private" / ASSIGNMENT
+    stubs = sum(p.read_text().count("raise NotImplementedError()") for p in (release / "nnl").glob("*.py"))
+    leaks = find_solution_leaks(course / "source" / ASSIGNMENT, release)
+    _say(f"[2/4] nbgrader generate_assignment {ASSIGNMENT}: release/{ASSIGNMENT} has {stubs} stubs in nnl/, "
+         f"{len(leaks)} solution lines leaked; solutions_private/{ASSIGNMENT} written")
+
+    data_root = work / "data"
+    cifar = write_fake_cifar10(data_root, images_per_batch=args.images_per_batch, test_images=args.images_per_batch)
+    _say(f"[3/4] CIFAR-10-format data set written to {cifar} (a small generated one: this machine cannot "
+         "download the real one; on a connected machine run `python utils/download_cifar10.py`)")
+
+    env = {**os.environ, "CIFAR10_DIR": str(cifar)}
+    env.pop("NBGRADER_EXECUTION", None)
+    _say(f"[4/4] running the solved notebooks top to bottom in a Jupyter kernel:")
+    rows, failed = [], 0
+    for notebook in sorted(solved.glob("*.ipynb")):
+        run = run_notebook(notebook, cwd=solved, env=env)
+        checks = [line.strip() for line in run.printed() if "error" in line.lower()]
+        status = "ok" if run.error_name is None else f"FAILED ({run.error_name} in cell {run.error_cell})"
+        failed += run.error_name is not None
+        rows.append((notebook.name, run.cells_run, f"{run.seconds:.1f}s", status))
+        _say(f"  {notebook.name}: {status}")
+        for line in checks[: args.show_checks]:
+            _say(f"      {line}")
+        if len(checks) > args.show_checks:
+            _say(f"      ... and {len(checks) - args.show_checks} more checks")
+    _say("")
+    _say(f"{'notebook':28} {'cells':>5} {'time':>7}  status")
+    for name, cells, seconds, status in rows:
+        _say(f"{name:28} {cells:>5} {seconds:>7}  {status}")
+    return 1 if failed or leaks else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder",
+        description="The CNN assignment kit. Instructors generate the release with the ordinary "
+                    "`nbgrader generate_assignment cnn --force` at the repository root; these commands "
+                    "are the kit's own.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="generate the release and solutions in a scratch course, run the solved notebooks",
+                          description=cmd_demo.__doc__)
+    demo.add_argument("--workdir", default=str(REPO_ROOT / "demo_out"),
+                      help="scratch folder, replaced on each run (default: %(default)s)")
+    demo.add_argument("--images-per-batch", type=int, default=300,
+                      help="images per batch of the generated CIFAR-10-format data set (default: %(default)s)")
+    demo.add_argument("--show-checks", type=int, default=4,
+                      help="printed relative-error checks to show per notebook (default: %(default)s)")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Execute a notebook top to bottom in a real Jupyter kernel (nbclient).
+
+Used by the demo and the tests on the course's own notebooks (the solved copy
+and the release). Student notebooks are never run in the grader's process:
+nbclient starts a separate kernel process, and graded code runs in the
+sandbox (see the grader).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+
+@dataclass
+class NotebookRun:
+    """What one execution of a notebook did.
+
+    Attributes
+    ----------
+    notebook : nbformat.NotebookNode
+        The notebook with the outputs of every cell that ran.
+    error_name : str or None
+        The exception class of the first failing cell (``"NotImplementedError"``), if any.
+    error_cell : str or None
+        The id of that cell.
+    cells_run : int
+        How many code cells ran (the failing one included).
+    seconds : float
+        Wall time of the execution, kernel start included.
+    """
+
+    notebook: nbformat.NotebookNode
+    error_name: str | None
+    error_cell: str | None
+    cells_run: int
+    seconds: float
+
+    def printed(self) -> list[str]:
+        """Every line the executed cells printed to stdout, in order."""
+        lines = []
+        for cell in self.notebook.cells:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "stream" and output.get("name") == "stdout":
+                    lines.extend(output.get("text", "").splitlines())
+        return lines
+
+
+def run_notebook(path: Path, cwd: Path, env: dict | None = None, cell_timeout: int = 600) -> NotebookRun:
+    """Run ``path`` with ``cwd`` as the kernel's working folder, stopping at the first error.
+
+    Parameters
+    ----------
+    path : Path
+        The ``.ipynb`` file.
+    cwd : Path
+        The kernel's working directory (the assignment folder, so that
+        ``import nnl`` and ``import utils`` resolve there).
+    env : dict, optional
+        The kernel's full environment (default: this process's).
+    cell_timeout : int
+        Seconds one cell may run before it counts as failed.
+
+    Returns
+    -------
+    NotebookRun
+    """
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(cwd)}})
+    start = time.perf_counter()
+    error_name = error_cell = None
+    try:
+        client.execute(**({"env": env} if env is not None else {}))
+    except CellExecutionError as err:
+        error_name = err.ename
+    except (CellTimeoutError, DeadKernelError) as err:
+        error_name = type(err).__name__
+    executed = [c for c in nb.cells if c.cell_type == "code" and c.get("execution_count") is not None]
+    if error_name is not None:
+        failing = [c for c in nb.cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+        error_cell = failing[0].get("id") if failing else None
+    return NotebookRun(nb, error_name, error_cell, len(executed), time.perf_counter() - start)
