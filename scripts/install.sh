@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python}"
+# bubblewrap isolates student code when grading (Debian package); the grader
+# falls back to resource limits alone, and says so, where it is missing.
+if ! command -v bwrap >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
+    else
+        echo "note: bubblewrap (bwrap) is not installed; install it as root: apt-get install bubblewrap" >&2
+    fi
+fi
 "$PY" -m pip install --quiet --upgrade pip
 "$PY" -m pip install --quiet -e .
 # The Jupyter kernel the notebooks and tests run in.

@@ -1,0 +1,458 @@
+"""The sandboxed worker: imports and calls one student's code for ``autograder.sandbox``.
+
+This file is standalone on purpose: it imports only the standard library and
+numpy, never ``autograder``. The parent copies it into a private directory
+that is bound read-only into the sandbox and starts it as::
+
+    python -I -S -B sandbox_worker.py --fd-in R --fd-out W --root SUBMISSION
+        [--site DIR]... [--uid UID --gid GID] --max-message BYTES --token TOKEN
+
+It speaks a small framed protocol on the two dedicated pipe descriptors
+``R`` (requests from the parent) and ``W`` (replies to the parent), never on
+stdout or stderr, which belong to student code. A frame is::
+
+    b"SBX1" | uint32 header length | JSON header | raw blobs
+
+where the header's ``"blobs"`` lists the byte length of every blob that
+follows, and every blob is one array in ``.npy`` format written with
+``allow_pickle=False``. Values are JSON trees: ``None``, booleans and strings
+are themselves; arrays and numbers are ``{"$": "nd", "i": blob}``; tuples,
+lists and dicts are ``{"$": "tuple" | "list" | "dict", ...}``; every other
+object stays here and travels as an opaque handle ``{"$": "h", "id": n}``;
+objects the parent keeps (a reference cache) travel as ``{"$": "ph", "id": n}``.
+
+Nothing here trusts student code, but nothing here is trusted by the parent
+either: student code runs in this very process and may tamper with it. The
+parent validates every frame and converts every array itself.
+"""
+import importlib
+import io
+import json
+import os
+import signal
+import struct
+import sys
+import traceback
+
+MAGIC = b"SBX1"
+MAX_DEPTH = 32
+MAX_TEXT = 2000
+MAX_FRAMES = 12
+
+
+# ----------------------------------------------------------------------------- framing
+
+def _read_exact(fd, n):
+    chunks = []
+    while n > 0:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError("the parent closed the request pipe")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class Channel:
+    """Both protocol pipes, with the numpy functions captured before student code runs."""
+
+    def __init__(self, fd_in, fd_out, max_message, np):
+        self.fd_in = fd_in
+        self.fd_out = fd_out
+        self.max_message = max_message
+        self.np = np
+        self.write_array = np.lib.format.write_array
+        self.read_array = np.lib.format.read_array
+        self.ndarray = np.ndarray
+        self.view = np.ndarray.view
+        self.astype = np.ndarray.astype
+        self.generic = np.generic
+        self.asarray = np.asarray
+        self.float64 = np.float64
+        self.int64 = np.int64
+
+    def send(self, header, blobs=()):
+        header = dict(header)
+        header["blobs"] = [len(blob) for blob in blobs]
+        text = json.dumps(header).encode("utf-8")
+        if len(text) + sum(header["blobs"]) > self.max_message:
+            raise ValueError("reply too large for the protocol (%d bytes)" % (len(text) + sum(header["blobs"])))
+        _write_all(self.fd_out, MAGIC + struct.pack(">I", len(text)) + text + b"".join(blobs))
+
+    def receive(self):
+        if _read_exact(self.fd_in, 4) != MAGIC:
+            raise EOFError("bad frame from the parent")
+        (length,) = struct.unpack(">I", _read_exact(self.fd_in, 4))
+        header = json.loads(_read_exact(self.fd_in, length).decode("utf-8"))
+        blobs = [_read_exact(self.fd_in, size) for size in header.get("blobs", [])]
+        return header, blobs
+
+    def array_blob(self, array):
+        buffer = io.BytesIO()
+        self.write_array(buffer, array, allow_pickle=False)
+        return buffer.getvalue()
+
+
+# ----------------------------------------------------------------------------- values
+
+class ParentHandle:
+    """An object that lives in the parent (a reference cache); student code only passes it on."""
+
+    __slots__ = ("parent_id",)
+
+    def __init__(self, parent_id):
+        self.parent_id = parent_id
+
+    def __repr__(self):
+        return "<reference object #%d>" % self.parent_id
+
+
+class Objects:
+    """Worker-side objects the parent refers to by handle (models, caches, anything)."""
+
+    def __init__(self):
+        self.by_id = {}
+        self.next_id = 1
+
+    def register(self, obj):
+        handle_id = self.next_id
+        self.next_id += 1
+        self.by_id[handle_id] = obj
+        return handle_id
+
+    def get(self, handle_id):
+        if handle_id not in self.by_id:
+            raise LookupError("unknown handle %r (the worker was restarted?)" % (handle_id,))
+        return self.by_id[handle_id]
+
+
+def _type_name(obj):
+    try:
+        return str(type.__getattribute__(type(obj), "__name__"))[:100]
+    except Exception:
+        return "object"
+
+
+def encode(value, channel, objects, blobs, register_tuples=False, depth=0):
+    """Encode a worker value for the parent; arrays go to ``blobs``, the rest to handles."""
+    np = channel.np
+    kind = type(value)
+    if value is None or kind is bool or kind is str:
+        return value
+    if kind is ParentHandle:
+        return {"$": "ph", "id": value.parent_id}
+    if depth < MAX_DEPTH:
+        array = None
+        if isinstance(value, int):
+            array = channel.asarray(int.__int__(value) if -2**63 <= int.__int__(value) < 2**63 else float(int.__int__(value)))
+        elif isinstance(value, float):
+            array = channel.asarray(float.__float__(value))
+        elif isinstance(value, channel.ndarray):
+            array = channel.view(value, channel.ndarray)
+        elif isinstance(value, channel.generic):
+            array = channel.asarray(value)
+            array = channel.view(array, channel.ndarray) if isinstance(array, channel.ndarray) else None
+        if array is not None and array.dtype.kind in "fiub" and array.dtype.fields is None:
+            target = channel.float64 if array.dtype.kind == "f" else channel.int64
+            array = channel.astype(array, target, order="C")
+            blobs.append(channel.array_blob(array))
+            return {"$": "nd", "i": len(blobs) - 1}
+        if kind is tuple or kind is list:
+            items = [encode(item, channel, objects, blobs, register_tuples, depth + 1) for item in value]
+            node = {"$": kind.__name__, "v": items}
+            if kind is tuple and register_tuples:
+                node["h"] = objects.register(value)
+            return node
+        if kind is dict and all(type(key) in (str, int, bool) or key is None for key in value):
+            keys = list(value)
+            return {"$": "dict", "k": keys,
+                    "v": [encode(value[key], channel, objects, blobs, register_tuples, depth + 1) for key in keys]}
+    return {"$": "h", "id": objects.register(value), "type": _type_name(value)}
+
+
+def decode(node, channel, objects, blobs):
+    """Decode a value from the parent (trusted, but checked for shape)."""
+    if not isinstance(node, dict):
+        return node
+    tag = node.get("$")
+    if tag == "nd":
+        return channel.read_array(io.BytesIO(blobs[node["i"]]), allow_pickle=False).copy()
+    if tag == "tuple":
+        return tuple(decode(item, channel, objects, blobs) for item in node["v"])
+    if tag == "list":
+        return [decode(item, channel, objects, blobs) for item in node["v"]]
+    if tag == "dict":
+        return {key: decode(item, channel, objects, blobs) for key, item in zip(node["k"], node["v"])}
+    if tag == "h":
+        return objects.get(node["id"])
+    if tag == "ph":
+        return ParentHandle(node["id"])
+    if tag == "dtype":
+        dtype = channel.np.dtype(node["v"])
+        return dtype.type if node.get("cls") else dtype
+    raise ValueError("unknown value tag %r" % (tag,))
+
+
+# ----------------------------------------------------------------------------- errors
+
+class StudentFailure(Exception):
+    """Carries a report about student code up to the request loop."""
+
+    def __init__(self, kind, exc):
+        super().__init__(kind)
+        self.kind = kind
+        self.exc = exc
+
+
+def _safe_text(obj):
+    try:
+        text = str(obj)
+    except BaseException:
+        text = "<unprintable>"
+    if type(text) is not str:
+        text = "<unprintable>"
+    return text[:MAX_TEXT]
+
+
+def _student_frames(exc, root):
+    lines = []
+    try:
+        for frame in traceback.extract_tb(exc.__traceback__):
+            filename = str(frame.filename)
+            if filename.startswith(root + os.sep):
+                relative = filename[len(root) + 1:]
+                lines.append("%s:%s in %s: %s" % (relative, frame.lineno, frame.name, (frame.line or "").strip()))
+    except BaseException:
+        pass
+    if isinstance(exc, SyntaxError) and exc.filename and str(exc.filename).startswith(root + os.sep):
+        lines.append("%s:%s: %s" % (str(exc.filename)[len(root) + 1:], exc.lineno, _safe_text(exc.text).strip()))
+    return [line[:300] for line in lines[-MAX_FRAMES:]]
+
+
+def error_header(kind, exc, root):
+    message = _safe_text(exc)
+    if isinstance(exc, SystemExit):
+        message = "sys.exit(%s) was called" % _safe_text(exc.code)[:100]
+    return {"op": "error", "kind": kind, "type": _type_name(exc), "message": message,
+            "traceback": _student_frames(exc, root)}
+
+
+# ----------------------------------------------------------------------------- the worker
+
+class Worker:
+    """The request loop: import, call, call methods, read attributes, substitute dependencies."""
+
+    def __init__(self, channel, root):
+        self.channel = channel
+        self.root = root
+        self.objects = Objects()
+        self.pid = os.getpid()
+        self.stdout = sys.stdout
+        self.stderr = sys.stderr
+
+    # -- student code boundary
+
+    def guarded(self, function, *args, **kwargs):
+        """Run student code; turn whatever it raises into a StudentFailure."""
+        try:
+            return function(*args, **kwargs)
+        except StudentFailure:
+            raise
+        except SystemExit as exc:
+            raise StudentFailure("crash", exc)
+        except MemoryError as exc:
+            raise StudentFailure("crash", exc)
+        except Exception as exc:
+            raise StudentFailure("exception", exc)
+        except BaseException as exc:
+            raise StudentFailure("crash", exc)
+        finally:
+            if os.getpid() != self.pid:
+                os._exit(0)  # a child forked by student code must never speak the protocol
+            self.flush_output()
+
+    def flush_output(self):
+        for stream in (self.stdout, self.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+
+    def load(self, module_name):
+        if module_name in sys.modules:
+            return sys.modules[module_name]
+        try:
+            return importlib.import_module(module_name)
+        except BaseException as exc:
+            if os.getpid() != self.pid:
+                os._exit(0)
+            self.flush_output()
+            raise StudentFailure("import", exc)
+
+    # -- substitution
+
+    def substitutes(self, names, module):
+        """Replace student functions by proxies to the parent; return what to restore."""
+        restore = []
+        for name in names:
+            originals = []
+            for candidate in (getattr(module, name, None), getattr(sys.modules.get("nnl.layers"), name, None)):
+                if candidate is not None and callable(candidate):
+                    originals.append(candidate)
+            proxy = self.make_proxy(name)
+            targets = [module] + [m for key, m in list(sys.modules.items())
+                                  if (key == "nnl" or key.startswith("nnl.")) and m is not None]
+            for target in targets:
+                namespace = getattr(target, "__dict__", {})
+                for attribute, value in list(namespace.items()):
+                    if (attribute == name and target is module) or any(value is original for original in originals):
+                        restore.append((namespace, attribute, value))
+                        namespace[attribute] = proxy
+            if name not in getattr(module, "__dict__", {}):
+                restore.append((module.__dict__, name, None))
+                module.__dict__[name] = proxy
+        return restore
+
+    @staticmethod
+    def unsubstitute(restore):
+        for namespace, attribute, value in reversed(restore):
+            if value is None:
+                namespace.pop(attribute, None)
+            else:
+                namespace[attribute] = value
+
+    def make_proxy(self, name):
+        worker = self
+
+        def proxy(*args, **kwargs):
+            blobs = []
+            header = {"op": "callback", "name": name,
+                      "args": encode(args, worker.channel, worker.objects, blobs),
+                      "kwargs": encode(kwargs, worker.channel, worker.objects, blobs)}
+            worker.channel.send(header, blobs)
+            reply, reply_blobs = worker.channel.receive()
+            if reply.get("op") != "cb_result":
+                raise RuntimeError("the reference %s failed on your arguments: %s" % (name, reply.get("message", "")))
+            after = decode(reply["args_after"], worker.channel, worker.objects, reply_blobs)
+            for original, updated in zip(args, after):
+                if type(original) is dict and type(updated) is dict:
+                    original.clear()
+                    original.update(updated)
+                elif type(original) is list and type(updated) is list:
+                    original[:] = updated
+            return decode(reply["value"], worker.channel, worker.objects, reply_blobs)
+
+        proxy.__name__ = name
+        proxy.__qualname__ = name
+        return proxy
+
+    # -- requests
+
+    def handle(self, request, blobs):
+        op = request.get("op")
+        channel, objects = self.channel, self.objects
+        args = decode(request.get("args", {"$": "tuple", "v": []}), channel, objects, blobs)
+        kwargs = decode(request.get("kwargs", {"$": "dict", "k": [], "v": []}), channel, objects, blobs)
+        if op == "import":
+            self.load(request["module"])
+            return {"op": "result", "value": None}, []
+        if op in ("call", "call_many"):
+            module = self.load(request["module"])
+            function = self.guarded(getattr, module, request["name"])
+        elif op in ("call_method", "getattr"):
+            target = objects.get(request["target"])
+            module = sys.modules.get(getattr(type(target), "__module__", ""), None) or sys.modules[__name__]
+            if op == "getattr":
+                value = self.guarded(getattr, target, request["name"])
+                out = []
+                return {"op": "result", "value": encode(value, channel, objects, out, True)}, out
+            function = self.guarded(getattr, target, request["name"])
+        elif op == "release":
+            for handle_id in request.get("ids", []):
+                objects.by_id.pop(handle_id, None)
+            return {"op": "result", "value": None}, []
+        elif op == "ping":
+            return {"op": "result", "value": None}, []
+        else:
+            raise ValueError("unknown request %r" % (op,))
+        restore = self.substitutes(request.get("substitute", []), module)
+        try:
+            out = []
+            if op == "call_many":
+                batch = decode(request["batch"], channel, objects, blobs)
+                results = [self.guarded(function, *item, **kwargs) for item in batch]
+                return {"op": "result", "value": encode(results, channel, objects, out)}, out
+            result = self.guarded(function, *args, **kwargs)
+            header = {"op": "result", "value": encode(result, channel, objects, out, True)}
+            if request.get("mutated"):
+                header["args_after"] = encode((args, kwargs), channel, objects, out)
+            return header, out
+        finally:
+            self.unsubstitute(restore)
+
+    def serve(self):
+        while True:
+            try:
+                request, blobs = self.channel.receive()
+            except EOFError:
+                return
+            try:
+                header, out = self.handle(request, blobs)
+            except StudentFailure as failure:
+                header, out = error_header(failure.kind, failure.exc, self.root), []
+            except BaseException as exc:  # our own bug or a tampered worker: report, keep serving
+                if os.getpid() != self.pid:
+                    os._exit(0)
+                header, out = error_header("protocol", exc, self.root), []
+                header["message"] = "worker: " + header["message"]
+            try:
+                self.channel.send(header, out)
+            except ValueError as exc:
+                self.channel.send(error_header("exception", exc, self.root))
+
+
+def _parse_args(argv):
+    options = {"site": []}
+    index = 0
+    while index < len(argv):
+        key = argv[index].lstrip("-").replace("-", "_")
+        value = argv[index + 1]
+        if key == "site":
+            options["site"].append(value)
+        else:
+            options[key] = value
+        index += 2
+    return options
+
+
+def main(argv):
+    options = _parse_args(argv)
+    if int(options.get("uid", -1)) >= 0:  # started as root inside the namespaces: drop for good
+        os.setgroups([])
+        os.setgid(int(options["gid"]))
+        os.setuid(int(options["uid"]))
+        if os.getuid() == 0 or os.geteuid() == 0:
+            raise SystemExit("worker: could not drop root")
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized file write is an error, not a kill
+    root = os.path.realpath(options["root"])
+    os.chdir(root)
+    sys.path[:0] = [root]
+    sys.path.extend(options["site"])
+    sys.dont_write_bytecode = True
+    import numpy as np
+
+    channel = Channel(int(options["fd_in"]), int(options["fd_out"]), int(options["max_message"]), np)
+    channel.send({"op": "ready", "numpy": np.__version__, "python": sys.version.split()[0],
+                  "uid": os.getuid(), "pid": os.getpid()})
+    Worker(channel, root).serve()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
