@@ -1,0 +1,1 @@
+"""Numpy layers, layer sandwiches and optimizers for the convolutional networks assignment."""

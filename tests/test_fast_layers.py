@@ -1,0 +1,237 @@
+"""The provided fast layers agree with the naive ones, and the sandwich layers built on them.
+
+The fast layers are what students train with, so they must compute exactly
+what the naive layers compute (to 1e-9) everywhere the assignment's domain
+goes: stride 1 and 2, padding 0 and more (also a float pad), non-square
+inputs and filters, overlapping pooling windows, ties.
+"""
+import numpy as np
+import pytest
+
+from nnl.conv_layer_utils import (
+    conv_bn_relu_backward,
+    conv_bn_relu_forward,
+    conv_bn_relu_pool_backward,
+    conv_bn_relu_pool_forward,
+    conv_relu_backward,
+    conv_relu_forward,
+    conv_relu_pool_backward,
+    conv_relu_pool_forward,
+)
+from nnl.conv_layers import (
+    conv_backward_naive,
+    conv_forward_naive,
+    max_pool_backward_naive,
+    max_pool_forward_naive,
+    spatial_batchnorm_forward,
+)
+from nnl.fast_layers import conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast
+from utils.gradient_check import eval_numerical_gradient_array, rel_error
+
+AGREE_TOL = 1e-9
+GRAD_TOL = 1e-6
+
+# (x shape, w shape, stride, pad)
+CONV_DOMAIN = {
+    "3x3-s1-p0": ((2, 3, 7, 7), (4, 3, 3, 3), 1, 0),
+    "3x3-s1-p1": ((2, 3, 7, 7), (4, 3, 3, 3), 1, 1),
+    "3x3-s2-p1": ((2, 3, 7, 7), (4, 3, 3, 3), 2, 1),
+    "3x3-s2-p0-uneven": ((2, 3, 8, 8), (4, 3, 3, 3), 2, 0),
+    "wide-input-s2-p1": ((3, 2, 6, 9), (3, 2, 3, 3), 2, 1),
+    "tall-filter-s1-p2": ((2, 2, 5, 6), (3, 2, 5, 2), 1, 2),
+    "wide-filter-s2-p0": ((2, 2, 7, 8), (3, 2, 2, 4), 2, 0),
+    "7x7-float-pad-3.0": ((2, 3, 8, 8), (4, 3, 7, 7), 1, 3.0),
+    "1x1-filter": ((2, 5, 4, 3), (2, 5, 1, 1), 1, 0),
+}
+
+# (x shape, pool_height, pool_width, stride)
+POOL_DOMAIN = {
+    "2x2-s2": ((2, 3, 8, 8), 2, 2, 2),
+    "2x2-s2-odd-input": ((2, 3, 7, 9), 2, 2, 2),
+    "3x3-s2-overlapping": ((2, 3, 9, 7), 3, 3, 2),
+    "2x3-s1-overlapping": ((2, 2, 5, 6), 2, 3, 1),
+    "3x2-s2-non-square": ((1, 4, 8, 5), 3, 2, 2),
+    "4x4-s1": ((2, 2, 6, 6), 4, 4, 1),
+}
+
+
+def assert_agrees(fast, naive, what, tol=AGREE_TOL):
+    """Shape first, then the largest relative error of the fast result against the naive one."""
+    assert fast.shape == naive.shape, f"{what}: fast shape {fast.shape}, naive shape {naive.shape}"
+    error = rel_error(fast, naive)
+    assert error < tol, f"{what}: fast and naive differ by relative error {error:.1e} > {tol:.0e}"
+
+
+def conv_case(rng, case):
+    x_shape, w_shape, stride, pad = CONV_DOMAIN[case]
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0])
+    return x, w, b, {"stride": stride, "pad": pad}
+
+
+def pool_case(rng, case):
+    x_shape, pool_height, pool_width, stride = POOL_DOMAIN[case]
+    return rng.standard_normal(x_shape), {"pool_height": pool_height, "pool_width": pool_width, "stride": stride}
+
+
+# ---------------------------------------------------------------- fast vs naive
+
+@pytest.mark.parametrize("case", CONV_DOMAIN)
+def test_conv_forward_fast_agrees_with_naive(rng, case):
+    x, w, b, conv_param = conv_case(rng, case)
+    out_fast, _ = conv_forward_fast(x, w, b, conv_param)
+    out_naive, _ = conv_forward_naive(x, w, b, conv_param)
+    assert_agrees(out_fast, out_naive, "conv out")
+
+
+@pytest.mark.parametrize("name", ["dx", "dw", "db"])
+@pytest.mark.parametrize("case", CONV_DOMAIN)
+def test_conv_backward_fast_agrees_with_naive(rng, case, name):
+    x, w, b, conv_param = conv_case(rng, case)
+    out, cache_fast = conv_forward_fast(x, w, b, conv_param)
+    _, cache_naive = conv_forward_naive(x, w, b, conv_param)
+    dout = rng.standard_normal(out.shape)
+    fast = dict(zip(("dx", "dw", "db"), conv_backward_fast(dout, cache_fast)))
+    naive = dict(zip(("dx", "dw", "db"), conv_backward_naive(dout, cache_naive)))
+    assert_agrees(fast[name], naive[name], f"conv {name}")
+
+
+@pytest.mark.parametrize("case", POOL_DOMAIN)
+def test_max_pool_forward_fast_agrees_with_naive(rng, case):
+    x, pool_param = pool_case(rng, case)
+    out_fast, _ = max_pool_forward_fast(x, pool_param)
+    out_naive, _ = max_pool_forward_naive(x, pool_param)
+    assert_agrees(out_fast, out_naive, "max pool out")
+
+
+@pytest.mark.parametrize("case", POOL_DOMAIN)
+def test_max_pool_backward_fast_agrees_with_naive(rng, case):
+    x, pool_param = pool_case(rng, case)
+    out, cache_fast = max_pool_forward_fast(x, pool_param)
+    _, cache_naive = max_pool_forward_naive(x, pool_param)
+    dout = rng.standard_normal(out.shape)
+    assert_agrees(max_pool_backward_fast(dout, cache_fast), max_pool_backward_naive(dout, cache_naive), "max pool dx")
+
+
+@pytest.mark.parametrize("case", ["2x2-s2", "3x3-s2-overlapping"])
+def test_max_pool_fast_breaks_ties_like_naive(rng, case):
+    """Small integers tie often (as ReLU zeros do): both pass each window's gradient to its first maximum."""
+    x_shape, pool_height, pool_width, stride = POOL_DOMAIN[case]
+    x = rng.integers(0, 3, size=x_shape).astype(np.float64)
+    pool_param = {"pool_height": pool_height, "pool_width": pool_width, "stride": stride}
+    out, cache_fast = max_pool_forward_fast(x, pool_param)
+    _, cache_naive = max_pool_forward_naive(x, pool_param)
+    dout = rng.standard_normal(out.shape)
+    assert_agrees(max_pool_backward_fast(dout, cache_fast), max_pool_backward_naive(dout, cache_naive),
+                  "max pool dx with ties")
+
+
+@pytest.mark.parametrize("layer", ["conv", "pool"])
+def test_fast_layers_keep_float32(rng, layer):
+    """The network trains in float32: the fast layers must not silently upcast to float64."""
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    if layer == "conv":
+        w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+        b = np.zeros(4, dtype=np.float32)
+        out, cache = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+        grads = conv_backward_fast(np.ones_like(out), cache)
+    else:
+        out, cache = max_pool_forward_fast(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+        grads = (max_pool_backward_fast(np.ones_like(out), cache),)
+    dtypes = [out.dtype] + [g.dtype for g in grads]
+    assert all(d == np.float32 for d in dtypes), f"{layer}: dtypes {dtypes}, expected float32 throughout"
+
+
+# ---------------------------------------------------------------- sandwich layers
+
+CONV_PARAM = {"stride": 1, "pad": 1}
+POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
+
+
+def sandwich_inputs(rng):
+    x = rng.standard_normal((2, 3, 6, 8))
+    w = rng.standard_normal((3, 3, 3, 3))
+    b = rng.standard_normal(3)
+    gamma = rng.uniform(0.5, 2.0, size=3)
+    beta = rng.standard_normal(3)
+    return {"x": x, "w": w, "b": b, "gamma": gamma, "beta": beta}
+
+
+def relu(a):
+    return np.maximum(a, 0)
+
+
+def test_conv_relu_pool_forward_is_conv_then_relu_then_pool(rng):
+    p = sandwich_inputs(rng)
+    out, _ = conv_relu_pool_forward(p["x"], p["w"], p["b"], CONV_PARAM, POOL_PARAM)
+    conv, _ = conv_forward_naive(p["x"], p["w"], p["b"], CONV_PARAM)
+    expected, _ = max_pool_forward_naive(relu(conv), POOL_PARAM)
+    assert_agrees(out, expected, "conv_relu_pool_forward out")
+
+
+def test_conv_bn_relu_forward_is_conv_then_batchnorm_then_relu(rng):
+    p = sandwich_inputs(rng)
+    out, _ = conv_bn_relu_forward(p["x"], p["w"], p["b"], p["gamma"], p["beta"], CONV_PARAM, {"mode": "train"})
+    conv, _ = conv_forward_naive(p["x"], p["w"], p["b"], CONV_PARAM)
+    normalized, _ = spatial_batchnorm_forward(conv, p["gamma"], p["beta"], {"mode": "train"})
+    assert_agrees(out, relu(normalized), "conv_bn_relu_forward out")
+
+
+def test_conv_bn_relu_pool_forward_updates_the_running_averages(rng):
+    p = sandwich_inputs(rng)
+    bn_param = {"mode": "train"}
+    conv_bn_relu_pool_forward(p["x"], p["w"], p["b"], p["gamma"], p["beta"], CONV_PARAM, bn_param, POOL_PARAM)
+    conv, _ = conv_forward_naive(p["x"], p["w"], p["b"], CONV_PARAM)
+    expected = 0.1 * conv.mean(axis=(0, 2, 3))  # momentum 0.9 from zeros
+    assert "running_mean" in bn_param, "the caller's bn_param must receive the running averages"
+    assert_agrees(bn_param["running_mean"], expected, "running_mean after one call")
+
+
+SANDWICHES = {
+    "conv_relu": (
+        lambda p, bn: conv_relu_forward(p["x"], p["w"], p["b"], CONV_PARAM),
+        conv_relu_backward, ("x", "w", "b")),
+    "conv_relu_pool": (
+        lambda p, bn: conv_relu_pool_forward(p["x"], p["w"], p["b"], CONV_PARAM, POOL_PARAM),
+        conv_relu_pool_backward, ("x", "w", "b")),
+    "conv_bn_relu": (
+        lambda p, bn: conv_bn_relu_forward(p["x"], p["w"], p["b"], p["gamma"], p["beta"], CONV_PARAM, bn),
+        conv_bn_relu_backward, ("x", "w", "b", "gamma", "beta")),
+    "conv_bn_relu_pool": (
+        lambda p, bn: conv_bn_relu_pool_forward(p["x"], p["w"], p["b"], p["gamma"], p["beta"],
+                                                CONV_PARAM, bn, POOL_PARAM),
+        conv_bn_relu_pool_backward, ("x", "w", "b", "gamma", "beta")),
+}
+
+# Batchnorm right after the conv removes any per-channel constant, so the conv bias has no effect there:
+# its gradient is zero, and a relative error between two zeros measures only rounding noise.
+SANDWICH_PARAMS = [(name, param) for name, (_, _, params) in SANDWICHES.items() for param in params
+                   if not (param == "b" and "bn" in name)]
+
+
+@pytest.mark.parametrize("sandwich,param", SANDWICH_PARAMS)
+def test_sandwich_backward_matches_numerical_gradient(rng, sandwich, param):
+    forward, backward, params = SANDWICHES[sandwich]
+    inputs = sandwich_inputs(rng)
+    bn_param = {"mode": "train"}
+    out, cache = forward(inputs, bn_param)
+    dout = rng.standard_normal(out.shape)
+    analytic = dict(zip(params, backward(dout, cache)))
+
+    def out_with(value):
+        return forward(inputs | {param: value}, bn_param)[0]
+
+    numerical = eval_numerical_gradient_array(out_with, inputs[param], dout)
+    assert_agrees(analytic[param], numerical, f"{sandwich}_backward d{param} vs numerical", tol=GRAD_TOL)
+
+
+@pytest.mark.parametrize("sandwich", ["conv_bn_relu", "conv_bn_relu_pool"])
+def test_batchnorm_sandwich_conv_bias_gradient_is_zero(rng, sandwich):
+    """Spatial batchnorm subtracts each channel's mean, the conv bias with it: db must vanish."""
+    forward, backward, params = SANDWICHES[sandwich]
+    inputs = sandwich_inputs(rng)
+    out, cache = forward(inputs, {"mode": "train"})
+    db = dict(zip(params, backward(rng.standard_normal(out.shape), cache)))["b"]
+    assert db.shape == (3,), f"db shape {db.shape}, expected (F,) = (3,)"
+    assert np.max(np.abs(db)) < 1e-10, f"db = {db}, expected zeros (up to rounding)"
