@@ -16,14 +16,21 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def _copy_course(dest: Path) -> None:
-    """Copy what an instructor edits (config, source, utils) into a fresh course folder."""
+def copy_course(dest: Path, root: Path = REPO_ROOT) -> Path:
+    """Copy what an instructor edits (config, source, utils) into a course folder ``dest``.
+
+    Returns
+    -------
+    Path
+        ``dest``, ready for ``nbgrader generate_assignment``.
+    """
     for name in COURSE_FILES:
-        src = REPO_ROOT / name
+        src = root / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "datasets"))
         else:
             shutil.copy(src, dest / name)
+    return dest
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -38,7 +45,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         shutil.rmtree(work)
     course = work / "course"
     course.mkdir(parents=True)
-    _copy_course(course)
+    copy_course(course)
     _say(f"[1/4] course copied to {course}")
 
     result = run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], cwd=course)

@@ -16,11 +16,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from autograder.cli import copy_course
 from autograder.generate import find_solution_leaks
 from autograder.nbgrader_commands import run_nbgrader
 
 REPO = Path(__file__).resolve().parents[1]
-COURSE_FILES = ["nbgrader_config.py", "source", "utils"]
 
 TINY_MODULE = textwrap.dedent('''\
     import numpy as np
@@ -162,16 +162,6 @@ def test_template_broken_by_stubbing_is_refused(tiny_course):
 
 
 # --- the committed release and solutions of this repository ------------------------------
-
-
-def copy_course(dest: Path) -> Path:
-    for name in COURSE_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "datasets"))
-        else:
-            shutil.copy(src, dest / name)
-    return dest
 
 
 def differences(left: Path, right: Path) -> list[str]:
