@@ -396,7 +396,10 @@ class Sandbox:
                         "--cap-add", "CAP_SETGID"]
         else:
             command += ["--unshare-all"]
-        made: set[str] = set()
+        # The writable /tmp comes first: mounted after the binds, it would hide an
+        # interpreter or site-packages that lives under /tmp (a virtualenv there).
+        command += ["--perms", "1777", "--size", str(self.limits.max_file_mb << 20), "--tmpfs", "/tmp"]
+        made: set[str] = {"/tmp"}
 
         def mkdirs(path: str) -> list[str]:
             steps = []
@@ -419,7 +422,6 @@ class Sandbox:
         command += ["--ro-bind", str(self._tmp / "submission"), SANDBOX_ROOT,
                     "--ro-bind", str(self._tmp / "worker"), SANDBOX_WORKER_DIR,
                     "--proc", "/proc", "--dev", "/dev",
-                    "--perms", "1777", "--size", str(self.limits.max_file_mb << 20), "--tmpfs", "/tmp",
                     "--chdir", SANDBOX_ROOT, "--"]
         uid = ["--uid", str(self.sandbox_uid), "--gid", str(self.sandbox_uid)] if as_root else []
         return command + self._worker_argv(SANDBOX_ROOT, f"{SANDBOX_WORKER_DIR}/sandbox_worker.py", sites) + uid

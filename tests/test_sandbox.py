@@ -596,3 +596,26 @@ def test_bwrap_mode_reports_bubblewrap_and_an_unprivileged_user(tmp_path):
         assert sb.isolation == "bubblewrap"
     assert int(uid) != 0
     assert int(visible) <= 3, f"the worker sees {visible} processes: not its own pid namespace?"
+
+
+def test_packages_installed_under_tmp_are_visible_inside_bubblewrap(tmp_path, monkeypatch):
+    """Does a virtualenv under /tmp stay importable, rather than hidden by the sandbox's own /tmp?"""
+    import autograder.sandbox as sandbox_module
+
+    site = tmp_path / "venv-site"
+    site.mkdir()
+    (site / "sitemarker.py").write_text("VALUE = 42\n")
+    site.chmod(0o755)
+    for parent in site.parents:  # the sandbox user must be able to reach it, as with a real venv
+        if str(parent).startswith("/tmp/") and parent.stat().st_mode & 0o005 != 0o005:
+            parent.chmod(parent.stat().st_mode | 0o005)
+    real_sites = sandbox_module._numpy_site_dirs()
+    monkeypatch.setattr(sandbox_module, "_numpy_site_dirs", lambda: [*real_sites, str(site)])
+    sub = write_submission(tmp_path / "s", {"nnl/usesite.py": """
+        def value():
+            import sitemarker
+            return sitemarker.VALUE
+    """})
+    with open_sandbox(sub) as sb:
+        assert sb.isolation == "bubblewrap", sb.isolation
+        assert int(sb.call("nnl.usesite", "value")) == 42
