@@ -86,10 +86,11 @@ def after_generate_assignment(assignment: str, student: str, notebooks) -> None:
         After removing the release folder, when any step fails.
     """
     app = _running_app()
-    paths = _assignment_paths(app, assignment)
+    coursedir = app.coursedir
+    release = os.path.normpath(coursedir.format_path(coursedir.release_directory, ".", assignment))
     try:
-        finish_generated_assignment(paths, log=app.log)
+        finish_generated_assignment(_assignment_paths(app, assignment), log=app.log)
     except Exception as err:
         app.log.error("cnn kit: generating %r failed:\n%s", assignment, traceback.format_exc())
-        shutil.rmtree(paths.release, ignore_errors=True)
+        shutil.rmtree(release, ignore_errors=True)
         raise HookFailed(f"generating {assignment!r} failed, release removed: {err}") from err

@@ -161,6 +161,17 @@ def test_template_broken_by_stubbing_is_refused(tiny_course):
     assert "bad.py: the stubbed module is not valid Python" in result.stderr
 
 
+@pytest.mark.nbgrader
+def test_missing_course_utils_fail_loudly(tiny_course):
+    """Does a misconfigured utils folder stop generation, instead of a release without utils?"""
+    config = tiny_course / "nbgrader_config.py"
+    config.write_text(config.read_text() + '\nc.CourseKit.utils_directory = "no_such_utils"\n')
+    result = run_generate(tiny_course)
+    assert result.returncode != 0
+    assert "no_such_utils" in result.stderr and "release removed" in result.stderr
+    assert not (tiny_course / "release" / "cnn").exists()
+
+
 # --- the committed release and solutions of this repository ------------------------------
 
 
