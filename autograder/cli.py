@@ -7,6 +7,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from .generate import DEFAULT_IGNORE, UTILS_IGNORE
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COURSE_FILES = ("nbgrader_config.py", "source", "utils")
 ASSIGNMENT = "cnn"
@@ -27,7 +29,7 @@ def copy_course(dest: Path, root: Path = REPO_ROOT) -> Path:
     for name in COURSE_FILES:
         src = root / name
         if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "datasets"))
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns(*DEFAULT_IGNORE, *UTILS_IGNORE))
         else:
             shutil.copy(src, dest / name)
     return dest
@@ -70,7 +72,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     rows, failed = [], 0
     for notebook in sorted(solved.glob("*.ipynb")):
         run = run_notebook(notebook, cwd=solved, env=env)
-        checks = [line.strip() for line in run.printed() if "error" in line.lower()]
+        checks = [f"{label}: {max(values):.2e}" for label, values in run.checks().items()]
         status = "ok" if run.error_name is None else f"FAILED ({run.error_name} in cell {run.error_cell})"
         failed += run.error_name is not None
         rows.append((notebook.name, run.cells_run, f"{run.seconds:.1f}s", status))

@@ -7,6 +7,7 @@ sandbox (see the grader).
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,17 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+
+# A printed check is a line "<label> error: <number>" or "<label> difference: <number>",
+# as the course's notebooks print relative errors ("dx error:  3.1e-09").
+CHECK_LINE = re.compile(r"^(?P<label>.+?) (?:error|difference):\s+(?P<value>\S+)$")
+
+
+def stream_text(cell, name: str = "stdout") -> str:
+    """All that one executed cell wrote to the stream ``name`` (``"stdout"`` or ``"stderr"``)."""
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream" and o.get("name") == name)
 
 
 @dataclass
@@ -42,12 +54,16 @@ class NotebookRun:
 
     def printed(self) -> list[str]:
         """Every line the executed cells printed to stdout, in order."""
-        lines = []
-        for cell in self.notebook.cells:
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "stream" and output.get("name") == "stdout":
-                    lines.extend(output.get("text", "").splitlines())
-        return lines
+        return [line for cell in self.notebook.cells for line in stream_text(cell).splitlines()]
+
+    def checks(self) -> dict[str, list[float]]:
+        """Every printed check, as ``{label: [values in order]}``."""
+        found: dict[str, list[float]] = {}
+        for line in self.printed():
+            match = CHECK_LINE.match(line.strip())
+            if match:
+                found.setdefault(match["label"], []).append(float(match["value"]))
+        return found
 
 
 def run_notebook(path: Path, cwd: Path, env: dict | None = None, cell_timeout: int = 600) -> NotebookRun:

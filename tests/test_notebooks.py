@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from autograder.fake_cifar import write_fake_cifar10
-from autograder.notebook_runner import run_notebook
+from autograder.notebook_runner import run_notebook, stream_text
 from utils.vis_utils import visualize_grid
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -36,8 +36,6 @@ CELL_TIMEOUT = 120  # seconds; the slowest cell takes about 10 on the fake datas
 TRAIN_CELL = "train-one-epoch"
 SKIP_MESSAGE = "Skipping the one-epoch training run"
 
-# A printed check is a line "<label> error: <number>" or "<label> difference: <number>".
-CHECK_LINE = re.compile(r"^(?P<label>.+?) (?:error|difference):\s+(?P<value>\S+)$")
 CHECK_TOLERANCE = 1e-4
 # The checks each solved notebook must print (a subset of all it prints).
 REQUIRED_CHECKS = {
@@ -60,18 +58,12 @@ def copy_assignment(folder, tmp_path_factory):
     return dest
 
 
-def cell_text(cell, stream="stdout"):
-    """All a cell wrote to one stream."""
-    return "".join(o.get("text", "") for o in cell.get("outputs", [])
-                   if o.get("output_type") == "stream" and o.get("name") == stream)
-
-
 def printed_by(run, cell_id):
     """What one cell of a run printed; fails when the cell is missing or did not run."""
     cell = next((c for c in run.notebook.cells if c.get("id") == cell_id), None)
     assert cell is not None, f"the notebook has no cell {cell_id!r}"
     assert cell.get("execution_count") is not None, f"cell {cell_id!r} did not run: {error_report(run)}"
-    return cell_text(cell)
+    return stream_text(cell)
 
 
 def first_traceback(run):
@@ -90,16 +82,6 @@ def error_report(run):
         return f"{run.error_name} in cell {run.error_cell!r} (no error output)"
     cell_id, output, traceback = found
     return f"cell {cell_id!r}: {output['ename']}: {output['evalue']}\n{traceback[-1500:]}"
-
-
-def printed_checks(run):
-    """Every printed check of a run, as {label: [values]}."""
-    checks = {}
-    for line in run.printed():
-        match = CHECK_LINE.match(line.strip())
-        if match:
-            checks.setdefault(match["label"], []).append(float(match["value"]))
-    return checks
 
 
 def run_cells(folder, notebook, cell_ids, env):
@@ -177,7 +159,7 @@ def test_solution_notebook_runs_to_the_end(name, solution_runs):
 def test_solution_notebook_writes_nothing_to_stderr(name, solution_runs):
     """A warning in the reference notebook is a bug students would chase (and nbgrader scores stderr as 0)."""
     run = solution_runs(name)
-    noisy = {c.id: cell_text(c, "stderr")[:300] for c in run.notebook.cells if cell_text(c, "stderr")}
+    noisy = {c.id: stream_text(c, "stderr")[:300] for c in run.notebook.cells if stream_text(c, "stderr")}
     assert not noisy, f"{name}: cells wrote to stderr: {noisy}"
 
 
@@ -185,7 +167,7 @@ def test_solution_notebook_writes_nothing_to_stderr(name, solution_runs):
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_solution_notebook_prints_every_check(name, solution_runs):
     run = solution_runs(name)
-    missing = REQUIRED_CHECKS[name] - set(printed_checks(run))
+    missing = REQUIRED_CHECKS[name] - set(run.checks())
     assert not missing, f"{name}: the checks {sorted(missing)} were not printed as '<label> error: <value>'"
 
 
@@ -194,7 +176,7 @@ def test_solution_notebook_prints_every_check(name, solution_runs):
 def test_solution_notebook_checks_pass(name, solution_runs):
     """The reference passes every check its notebook prints: relative errors far below what flags a bug."""
     run = solution_runs(name)
-    failing = {label: max(values) for label, values in printed_checks(run).items()
+    failing = {label: max(values) for label, values in run.checks().items()
                if not max(values) < CHECK_TOLERANCE}
     assert not failing, f"{name}: the reference fails its own checks (> {CHECK_TOLERANCE:g}): {failing}"
 
@@ -285,7 +267,7 @@ def test_gradient_check_cell_catches_a_wrong_gradient(broken, tmp_path_factory, 
         module.write(broken.patch())
     run = run_cells(folder, broken.notebook, broken.cells, kernel_env)
     assert run.error_name is None, f"{broken.notebook} failed at {error_report(run)}"
-    errors = {label: values[0] for label, values in printed_checks(run).items()}
+    errors = {label: values[0] for label, values in run.checks().items()}
     assert errors[broken.label] > 1e-2, (
         f"{broken.notebook} [{broken.cells[0]}]: a {broken.label} 10% too large printed "
         f"'{broken.label} error: {errors[broken.label]:.1e}': the check does not compare {broken.label}")
