@@ -88,6 +88,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 1 if failed or leaks else 0
 
 
+def cmd_grade(args: argparse.Namespace) -> int:
+    """Grade one submission with the hidden suite; write Gradescope results JSON."""
+    from .grade import GradingError, grade
+    from .results import GradingResults
+
+    try:
+        results = grade(Path(args.submission), args.assignment, use_bwrap=not args.no_bwrap, seed=args.seed,
+                        verbose=args.verbose, rubric=args.rubric and Path(args.rubric),
+                        only=args.only or None)
+    except GradingError as err:
+        print(f"grading failed: {err}", file=sys.stderr)
+        if args.json:
+            GradingResults.without_results(err.planned, f"the grader could not run: {str(err)[:500]}").write(
+                Path(args.json))
+        return 2
+    if args.json:
+        results.write(Path(args.json))
+    failed = [t for t in results.tests if t.status == "failed"]
+    print(f"{args.submission}: {results.score:g} / {results.max_score:g} "
+          f"({len(results.tests) - len(failed)} of {len(results.tests)} tests passed, "
+          f"{results.execution_time:.1f}s, isolation: {results.extra_data.get('isolation')})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
@@ -106,6 +130,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--show-checks", type=int, default=4,
                       help="printed relative-error checks to show per notebook (default: %(default)s)")
     demo.set_defaults(func=cmd_demo)
+
+    grade = sub.add_parser("grade", help="grade one submission with the hidden suite (Gradescope JSON)",
+                           description=cmd_grade.__doc__ + " Exit status 0 whenever grading completed, "
+                           "whatever the score; 2 when the grader itself could not run.")
+    grade.add_argument("submission", help="one student's assignment folder (notebooks and nnl/)")
+    grade.add_argument("--assignment", default=ASSIGNMENT, help="which hidden suite (default: %(default)s)")
+    grade.add_argument("--json", metavar="RESULTS.json", help="where to write the results")
+    grade.add_argument("--seed", type=int, default=231, help="grading seed (default: %(default)s)")
+    grade.add_argument("--no-bwrap", action="store_true",
+                       help="force the rlimits-only sandbox (weaker; for machines without bubblewrap)")
+    grade.add_argument("--verbose", action="store_true", help="show pytest's progress output")
+    grade.add_argument("--rubric", help="another rubric file than the suite's rubric.toml")
+    grade.add_argument("--only", nargs="+", metavar="FILE",
+                       help="run only these test files of the suite (give a --rubric that covers just them)")
+    grade.set_defaults(func=cmd_grade)
     return parser
 
 

@@ -1,0 +1,99 @@
+"""Grade one submission with an assignment's hidden suite.
+
+The hidden suite is an ordinary pytest folder (``autograder/suites/<assignment>``)
+run in this process with `autograder.pytest_plugin`; student code runs only in
+the sandbox the plugin starts. The outcome is a `GradingResults` in the
+Gradescope format.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import traceback
+from pathlib import Path
+
+import pytest
+
+from . import pytest_plugin
+from .results import GradingResults
+
+SUITES = Path(__file__).resolve().parent / "suites"
+
+
+class GradingError(RuntimeError):
+    """The grader could not grade (a broken suite, rubric or environment), not the student's doing.
+
+    Attributes
+    ----------
+    planned : list of TestResult
+        The tests that were collected before the failure (for a report at 0).
+    """
+
+    def __init__(self, message: str, planned=()):
+        super().__init__(message)
+        self.planned = list(planned)
+
+
+def suite_folder(assignment: str) -> Path:
+    """The hidden suite of ``assignment``, or a clear error listing the ones that exist."""
+    folder = SUITES / assignment
+    if not (folder / "rubric.toml").is_file():
+        known = sorted(p.name for p in SUITES.iterdir() if (p / "rubric.toml").is_file())
+        raise GradingError(f"no hidden suite for assignment {assignment!r} (known: {', '.join(known)})")
+    return folder
+
+
+def grade(submission: Path, assignment: str = "cnn", *, use_bwrap: bool = True,
+          seed: int = 231, verbose: bool = False, rubric: Path | None = None,
+          only: list[str] | None = None) -> GradingResults:
+    """Run the hidden suite of ``assignment`` on ``submission``.
+
+    Parameters
+    ----------
+    submission : Path
+        One student's assignment folder (notebooks and ``nnl/``).
+    assignment : str
+        Which suite.
+    use_bwrap : bool
+        ``False`` forces the rlimits-only sandbox (tests of the fallback only).
+    seed : int
+        The grading seed; the same seed gives the same inputs and so the same score.
+    verbose : bool
+        Show pytest's own progress output.
+    rubric : Path, optional
+        Another rubric file than the suite's own ``rubric.toml``.
+    only : list of str, optional
+        Run only these test files of the suite (with a rubric that covers just their functions).
+
+    Returns
+    -------
+    GradingResults
+
+    Raises
+    ------
+    GradingError
+        When the suite could not run or the sandbox could not start: no verdict is possible.
+    """
+    submission = Path(submission).resolve()
+    if not submission.is_dir():
+        raise GradingError(f"no submission folder at {submission}")
+    folder = suite_folder(assignment)
+    targets = [str(folder / name) for name in only] if only else [str(folder)]
+    args = [*targets, "-c", str(folder / "pytest.ini"), "--rootdir", str(folder),
+            "--submission", str(submission), "--rubric", str(rubric or folder / "rubric.toml"),
+            "--grading-seed", str(seed), "--tb=no", "-q", "-p", "no:cacheprovider"]
+    if not use_bwrap:
+        args.append("--no-bwrap")
+    collector = pytest_plugin.ResultCollector()
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log) if not verbose else contextlib.nullcontext():
+        try:
+            code = pytest.main(args, plugins=[pytest_plugin, collector])
+        except Exception as err:  # pytest itself failed: the suite is broken
+            raise GradingError(f"the hidden suite crashed: {traceback.format_exc(limit=3)}") from err
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not collector.planned:
+        raise GradingError(f"the hidden suite did not run (pytest exit {int(code)}):\n{log.getvalue()[-3000:]}",
+                           collector.planned.values())
+    if collector.grader_errors:
+        raise GradingError("; ".join(collector.grader_errors[:3]), collector.planned.values())
+    return collector.grading_results()

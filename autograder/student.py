@@ -1,0 +1,78 @@
+"""The submission under test, as the hidden suites see it: calls that go through the sandbox."""
+from __future__ import annotations
+
+from .rubric import Rubric
+from .sandbox import Handle, Sandbox, StudentError
+
+HINTS = {
+    "NotImplementedError": "is not implemented yet (it still raises NotImplementedError).",
+    "import": "its module could not be imported",
+    "timeout": "took too long (an endless loop, or far too slow?)",
+    "crash": "crashed the worker (exit, os._exit, a signal or exhausted memory)",
+}
+
+
+def describe(name: str, err: StudentError) -> str:
+    """One line of feedback for a student error in ``name``."""
+    if err.type_name == "NotImplementedError":
+        return f"{name} {HINTS['NotImplementedError']}"
+    where = f" ({err.traceback[-1]})" if err.traceback else ""
+    if err.kind == "exception":
+        return f"{name} raised {err.type_name}: {err.message}{where}"
+    return f"{name}: {HINTS.get(err.kind, err.kind)}: {err.type_name} {err.message}{where}".strip()
+
+
+class StudentCodeFailed(AssertionError):
+    """The student's code raised, crashed or timed out; the message is the feedback."""
+
+
+class Student:
+    """Calls into one student's submission by graded name.
+
+    Parameters
+    ----------
+    sandbox : Sandbox
+        The running sandbox over the submission.
+    rubric : Rubric
+        Says which module defines each graded name.
+    """
+
+    def __init__(self, sandbox: Sandbox, rubric: Rubric):
+        self.sandbox = sandbox
+        self.modules = {name: graded.module for name, graded in rubric.functions.items()}
+
+    def _run(self, name: str, thunk):
+        try:
+            return thunk()
+        except StudentError as err:
+            raise StudentCodeFailed(describe(name, err)) from None
+
+    def call(self, name: str, *args, substitute=None, mutated: bool = False, **kwargs):
+        """``name(*args, **kwargs)`` in the sandbox; ``substitute`` maps dependency names to reference callables."""
+        return self._run(name, lambda: self.sandbox.call(self.modules[name], name, *args, substitute=substitute,
+                                                         mutated=mutated, **kwargs))
+
+    def call_in(self, module: str, name: str, *args, substitute=None, **kwargs):
+        """Call a provided (not graded) function of the submission, e.g. ``nnl.layer_utils``."""
+        return self._run(name, lambda: self.sandbox.call(module, name, *args, substitute=substitute, **kwargs))
+
+    def many(self, name: str, arg_tuples, output: int | None = 0, substitute=None, **kwargs) -> list:
+        """``name`` on every argument tuple in one round trip; keep element ``output`` of tuple results."""
+        results = self._run(name, lambda: self.sandbox.call_many(self.modules[name], name, arg_tuples,
+                                                                 substitute=substitute, **kwargs))
+        if output is None:
+            return results
+        return [r[output] if isinstance(r, (tuple, list)) else r for r in results]
+
+    def new(self, name: str, *args, **kwargs) -> Handle:
+        """An instance of the graded class ``name``, kept in the sandbox."""
+        return self.call(name, *args, **kwargs)
+
+    def method(self, owner: str, target: Handle, method: str, *args, substitute=None, **kwargs):
+        """``target.method(*args)`` of an object of the graded class ``owner``."""
+        return self._run(f"{owner}.{method}", lambda: self.sandbox.call_method(target, method, *args,
+                                                                               substitute=substitute, **kwargs))
+
+    def attr(self, owner: str, target: Handle, attribute: str):
+        """The decoded attribute ``target.attribute`` (``model.params``)."""
+        return self._run(f"{owner}.{attribute}", lambda: self.sandbox.getattr(target, attribute))

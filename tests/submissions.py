@@ -1,0 +1,64 @@
+"""Build student submissions for the grader's tests: the solved copy with some functions replaced."""
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SOLVED = REPO / "solutions_private" / "cnn"
+RELEASE = REPO / "release" / "cnn"
+
+
+def copy_of(folder: Path, dest: Path) -> Path:
+    """A throwaway copy of an assignment folder (solved or release)."""
+    shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest
+
+
+def replace_function(module: Path, name: str, source: str) -> None:
+    """Replace the top-level function or class ``name`` of ``module`` by ``source``.
+
+    ``source`` is dedented; it may define helpers too. Raises KeyError when the module has no
+    top-level ``name``.
+    """
+    text = module.read_text()
+    lines = text.split("\n")
+    for node in ast.parse(text).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
+            start = (node.decorator_list[0].lineno if node.decorator_list else node.lineno) - 1
+            new = textwrap.dedent(source).strip("\n").split("\n")
+            module.write_text("\n".join(lines[:start] + new + lines[node.end_lineno:]))
+            return
+    raise KeyError(f"{module} has no top-level {name}")
+
+
+def solved_with(dest: Path, replacements: dict[str, dict[str, str]]) -> Path:
+    """The solved copy with functions replaced: ``{"nnl/layers.py": {"relu_forward": "def ..."}}``."""
+    copy_of(SOLVED, dest)
+    for module, functions in replacements.items():
+        for name, source in functions.items():
+            replace_function(dest / module, name, source)
+    return dest
+
+
+def grade_json(submission: Path, out: Path, *extra: str) -> dict:
+    """Run the real grading command on ``submission`` and return the parsed results."""
+    result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submission), "--json", str(out),
+                             *extra], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"grading failed ({result.returncode}): {result.stderr[-3000:]}"
+    return json.loads(out.read_text())
+
+
+def scores_by_tag(results: dict) -> dict[str, tuple[float, float]]:
+    """``{function: (earned, possible)}`` over the tests tagged with it."""
+    totals: dict[str, list[float]] = {}
+    for test in results["tests"]:
+        for tag in test["tags"]:
+            earned, possible = totals.setdefault(tag, [0.0, 0.0])
+            totals[tag] = [earned + test["score"], possible + test["max_score"]]
+    return {tag: (round(e, 9), round(p, 9)) for tag, (e, p) in totals.items()}
