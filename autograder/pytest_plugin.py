@@ -25,6 +25,9 @@ from .results import GradingResults, TestResult
 from .sandbox import Limits, Sandbox
 from .student import Student
 
+# One student's worker: generous for numpy code at the suites' sizes, short enough that a
+# submission that loops costs seconds, not minutes.
+GRADING_LIMITS = Limits(memory_mb=2048, cpu_seconds=300, call_timeout=10.0)
 POINTS = pytest.StashKey[float]()
 GRADES = pytest.StashKey[str]()
 MAX_FEEDBACK = 1500
@@ -144,7 +147,7 @@ def sandbox(pytestconfig):
     if not submission:
         raise GraderError("no --submission given")
     try:
-        box = Sandbox(submission, limits=Limits(), use_bwrap=not pytestconfig.getoption("--no-bwrap"))
+        box = Sandbox(submission, limits=GRADING_LIMITS, use_bwrap=not pytestconfig.getoption("--no-bwrap"))
         box.start()
     except Exception as err:  # the grader's environment, not the student
         raise GraderError(f"the sandbox could not start: {err}") from err

@@ -40,26 +40,56 @@ class Student:
     def __init__(self, sandbox: Sandbox, rubric: Rubric):
         self.sandbox = sandbox
         self.modules = {name: graded.module for name, graded in rubric.functions.items()}
+        self._imported: set[str] = set()
+        self._broken: dict[str, str] = {}  # module or function name -> the feedback of its first failure
 
-    def _run(self, name: str, thunk):
+    def _ensure_imported(self, module: str) -> None:
+        """Import ``module`` once; a module that failed to import fails every later call at once.
+
+        Importing is deterministic, so an import that raised, exited or looped is not retried
+        for every test (an endless loop at import would otherwise cost a timeout per test).
+        """
+        if module in self._imported:
+            return
+        if module not in self._broken:
+            try:
+                self.sandbox.import_module(module)
+                self._imported.add(module)
+                return
+            except StudentError as err:
+                self._broken[module] = f"{module.replace('.', '/')}.py could not be imported: " + \
+                    describe(module, err).split(": ", 1)[-1]
+        raise StudentCodeFailed(self._broken[module])
+
+    def _run(self, name: str, thunk, module: str | None = None):
+        if module is not None:
+            self._ensure_imported(module)
+        if name in self._broken:
+            raise StudentCodeFailed(self._broken[name])
         try:
             return thunk()
         except StudentError as err:
-            raise StudentCodeFailed(describe(name, err)) from None
+            feedback = describe(name, err)
+            if err.kind == "timeout":  # not called again: each further call would cost another timeout
+                self._broken[name] = feedback + " (not called again in this grading)"
+            raise StudentCodeFailed(feedback) from None
 
     def call(self, name: str, *args, substitute=None, mutated: bool = False, **kwargs):
         """``name(*args, **kwargs)`` in the sandbox; ``substitute`` maps dependency names to reference callables."""
-        return self._run(name, lambda: self.sandbox.call(self.modules[name], name, *args, substitute=substitute,
-                                                         mutated=mutated, **kwargs))
+        module = self.modules[name]
+        return self._run(name, lambda: self.sandbox.call(module, name, *args, substitute=substitute,
+                                                         mutated=mutated, **kwargs), module)
 
     def call_in(self, module: str, name: str, *args, substitute=None, **kwargs):
         """Call a provided (not graded) function of the submission, e.g. ``nnl.layer_utils``."""
-        return self._run(name, lambda: self.sandbox.call(module, name, *args, substitute=substitute, **kwargs))
+        return self._run(name, lambda: self.sandbox.call(module, name, *args, substitute=substitute, **kwargs),
+                         module)
 
     def many(self, name: str, arg_tuples, output: int | None = 0, substitute=None, **kwargs) -> list:
         """``name`` on every argument tuple in one round trip; keep element ``output`` of tuple results."""
-        results = self._run(name, lambda: self.sandbox.call_many(self.modules[name], name, arg_tuples,
-                                                                 substitute=substitute, **kwargs))
+        module = self.modules[name]
+        results = self._run(name, lambda: self.sandbox.call_many(module, name, arg_tuples,
+                                                                 substitute=substitute, **kwargs), module)
         if output is None:
             return results
         return [r[output] if isinstance(r, (tuple, list)) else r for r in results]
