@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -112,6 +113,34 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Prove the hidden suite: the reference scores full marks, the blank release 0, every mutant is caught."""
+    from .grade import GradingError
+    from .validate import validate
+
+    try:
+        report = validate(args.assignment, jobs=args.jobs)
+    except GradingError as err:
+        print(f"validate failed: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=1) + "\n")
+    caught = sum(v.caught for v in report.mutants)
+    print()
+    print(f"reference      {report.reference_score:g} / {report.total:g}"
+          + ("" if not report.reference_failures else f"  FAILING: {report.reference_failures[:3]}"))
+    print(f"blank release  {report.release_score:g} / {report.total:g}")
+    print(f"mutants caught {caught} / {len(report.mutants)} (detection rate {report.detection_rate:.0%})")
+    for verdict in report.mutants:
+        if not verdict.caught:
+            print(f"  missed: {verdict.mutation.name} ({verdict.mutation.function}) {verdict.error[:300]}")
+    print(f"tests that no mutant fails: {len(report.never_failing)}")
+    for name in report.never_failing:
+        print(f"  {name}")
+    print("OK" if report.ok else "NOT OK")
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
@@ -145,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--only", nargs="+", metavar="FILE",
                        help="run only these test files of the suite (give a --rubric that covers just them)")
     grade.set_defaults(func=cmd_grade)
+
+    validate = sub.add_parser("validate", help="prove the hidden suite with the reference, the release and mutants",
+                              description=cmd_validate.__doc__ + " Exit status 0 only when every gate holds.")
+    validate.add_argument("assignment", nargs="?", default=ASSIGNMENT, help="which suite (default: %(default)s)")
+    validate.add_argument("--jobs", type=int, default=2, help="gradings run at once (default: %(default)s)")
+    validate.add_argument("--json", metavar="REPORT.json", help="also write the full report as JSON")
+    validate.set_defaults(func=cmd_validate)
     return parser
 
 

@@ -18,6 +18,7 @@ from . import pytest_plugin
 from .results import GradingResults
 
 SUITES = Path(__file__).resolve().parent / "suites"
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 class GradingError(RuntimeError):
@@ -82,6 +83,8 @@ def grade(submission: Path, assignment: str = "cnn", *, use_bwrap: bool = True,
     args = [*targets, "-c", str(folder / "pytest.ini"), "--rootdir", str(folder),
             "--submission", str(submission), "--rubric", str(rubric or folder / "rubric.toml"),
             "--grading-seed", str(seed), "--tb=no", "-q", "-p", "no:cacheprovider"]
+    if (folder / "mutations.py").is_file():
+        args += ["--reference", str(REPO_ROOT / "source" / assignment), "--catalogue", str(folder / "mutations.py")]
     if not use_bwrap:
         args.append("--no-bwrap")
     collector = pytest_plugin.ResultCollector()

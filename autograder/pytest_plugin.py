@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from .diagnosis import Diagnoser
+from .mutations import load_catalogue
 from .rubric import Rubric, RubricError
 from .results import GradingResults, TestResult
 from .sandbox import Limits, Sandbox
@@ -90,8 +92,24 @@ class ResultCollector:
             score, feedback = 0.0, _feedback(call.excinfo)
             if call.excinfo is not None and call.excinfo.errisinstance(GraderError):
                 self.grader_errors.append(f"{item.nodeid}: {call.excinfo.value}")
+            elif report.when == "call":
+                feedback += self._diagnosis(item)
         planned = self.planned[item.nodeid]
         self.results[item.nodeid] = TestResult(planned.name, planned.max_score, score, planned.tags, feedback)
+
+    def _diagnosis(self, item) -> str:
+        """" Your outputs match a known mistake: ..." when the catalogue recognizes the failure."""
+        student = item.config.stash.get(STUDENT, None)
+        diagnoser = item.config.stash.get(DIAGNOSER, None)
+        if student is None or diagnoser is None or not student.journal:
+            return ""
+        mutation = diagnoser.diagnose(student.journal, item.stash[GRADES])
+        return f" Your outputs match a known mistake: {mutation.mistake}." if mutation else ""
+
+    def pytest_runtest_setup(self, item):
+        student = item.config.stash.get(STUDENT, None)
+        if student is not None:
+            student.journal.clear()
 
     def grading_results(self) -> GradingResults:
         """Every collected test, in collection order; one never run scores 0 and says so."""
@@ -114,6 +132,8 @@ def _feedback(excinfo) -> str:
 
 
 RUBRIC = pytest.StashKey[Rubric]()
+STUDENT = pytest.StashKey[Student]()
+DIAGNOSER = pytest.StashKey[Diagnoser]()
 COLLECTOR = pytest.StashKey[ResultCollector]()
 
 
@@ -123,10 +143,15 @@ def pytest_addoption(parser):
     group.addoption("--rubric", help="the rubric.toml of the suite")
     group.addoption("--grading-seed", type=int, default=231, help="seed of every test's inputs")
     group.addoption("--no-bwrap", action="store_true", help="force the rlimits-only sandbox (testing only)")
+    group.addoption("--reference", help="the reference assignment folder (for the diagnosis of mistakes)")
+    group.addoption("--catalogue", help="the suite's mutations.py (for the diagnosis of mistakes)")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "grades(name): the graded function or class this test scores")
+    reference, catalogue = config.getoption("--reference"), config.getoption("--catalogue")
+    if reference and catalogue:
+        config.stash[DIAGNOSER] = Diagnoser(Path(reference), load_catalogue(Path(catalogue).parent))
     rubric_path = config.getoption("--rubric")
     if rubric_path:
         try:
@@ -159,9 +184,10 @@ def sandbox(pytestconfig):
 
 
 @pytest.fixture(scope="session")
-def student(sandbox, rubric) -> Student:
+def student(sandbox, rubric, pytestconfig) -> Student:
     """The submission, called by graded name through the sandbox."""
-    return Student(sandbox, rubric)
+    pytestconfig.stash[STUDENT] = Student(sandbox, rubric)
+    return pytestconfig.stash[STUDENT]
 
 
 @pytest.fixture

@@ -1,6 +1,9 @@
 """The submission under test, as the hidden suites see it: calls that go through the sandbox."""
 from __future__ import annotations
 
+import copy
+
+from .diagnosis import Call
 from .rubric import Rubric
 from .sandbox import Handle, Sandbox, StudentError
 
@@ -40,6 +43,7 @@ class Student:
     def __init__(self, sandbox: Sandbox, rubric: Rubric):
         self.sandbox = sandbox
         self.modules = {name: graded.module for name, graded in rubric.functions.items()}
+        self.journal: list[Call] = []  # this test's calls and answers, for the diagnosis of a failure
         self._imported: set[str] = set()
         self._broken: dict[str, str] = {}  # module or function name -> the feedback of its first failure
 
@@ -77,19 +81,25 @@ class Student:
     def call(self, name: str, *args, substitute=None, mutated: bool = False, **kwargs):
         """``name(*args, **kwargs)`` in the sandbox; ``substitute`` maps dependency names to reference callables."""
         module = self.modules[name]
-        return self._run(name, lambda: self.sandbox.call(module, name, *args, substitute=substitute,
-                                                         mutated=mutated, **kwargs), module)
+        result = self._run(name, lambda: self.sandbox.call(module, name, *args, substitute=substitute,
+                                                           mutated=mutated, **kwargs), module)
+        self._log(Call("call", name, module, None, args, kwargs, mutated, result))
+        return result
 
     def call_in(self, module: str, name: str, *args, substitute=None, **kwargs):
         """Call a provided (not graded) function of the submission, e.g. ``nnl.layer_utils``."""
-        return self._run(name, lambda: self.sandbox.call(module, name, *args, substitute=substitute, **kwargs),
-                         module)
+        result = self._run(name, lambda: self.sandbox.call(module, name, *args, substitute=substitute, **kwargs),
+                           module)
+        self._log(Call("call", name, module, None, args, kwargs, False, result))
+        return result
 
     def many(self, name: str, arg_tuples, output: int | None = 0, substitute=None, **kwargs) -> list:
         """``name`` on every argument tuple in one round trip; keep element ``output`` of tuple results."""
         module = self.modules[name]
+        arg_tuples = list(arg_tuples)
         results = self._run(name, lambda: self.sandbox.call_many(module, name, arg_tuples,
                                                                  substitute=substitute, **kwargs), module)
+        self._log(Call("many", name, module, None, arg_tuples, kwargs, False, results))
         if output is None:
             return results
         return [r[output] if isinstance(r, (tuple, list)) else r for r in results]
@@ -100,9 +110,18 @@ class Student:
 
     def method(self, owner: str, target: Handle, method: str, *args, substitute=None, **kwargs):
         """``target.method(*args)`` of an object of the graded class ``owner``."""
-        return self._run(f"{owner}.{method}", lambda: self.sandbox.call_method(target, method, *args,
-                                                                               substitute=substitute, **kwargs))
+        result = self._run(f"{owner}.{method}", lambda: self.sandbox.call_method(target, method, *args,
+                                                                                 substitute=substitute, **kwargs))
+        self._log(Call("method", method, None, target, args, kwargs, False, result, owner))
+        return result
 
     def attr(self, owner: str, target: Handle, attribute: str):
         """The decoded attribute ``target.attribute`` (``model.params``)."""
-        return self._run(f"{owner}.{attribute}", lambda: self.sandbox.getattr(target, attribute))
+        result = self._run(f"{owner}.{attribute}", lambda: self.sandbox.getattr(target, attribute))
+        self._log(Call("attr", attribute, None, target, (), {}, False, result, owner))
+        return result
+
+    def _log(self, call: Call) -> None:
+        """Keep a copy of the call (tests may change their arrays afterwards)."""
+        call.args, call.kwargs = copy.deepcopy(call.args), copy.deepcopy(call.kwargs)
+        self.journal.append(call)

@@ -3,6 +3,9 @@
 Each test: one `@pytest.mark.grades` (points come from rubric.toml), fresh
 seeded inputs from `rng`, the student's function called through `student`,
 the reference from `ref`, checks from `autograder.checks` whose messages teach.
+A backward pass is checked against gradients of the REFERENCE forward (numerical,
+computed in the grader), fed the student's own cache: a wrong forward must not
+cost the backward its points.
 """
 import numpy as np
 import pytest
@@ -23,12 +26,14 @@ def test_forward_matches_reference(student, ref, rng, shape):
 
 @pytest.mark.grades("relu_backward")
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
-def test_backward_matches_numerical_gradient(student, rng, shape):
+def test_backward_matches_numerical_gradient(student, ref, rng, shape):
     x = rng.normal(size=shape)
     x[np.abs(x) < 1e-2] = 0.5  # keep away from the kink, where the derivative is undefined
     dout = rng.normal(size=shape)
-    _, cache = student.call("relu_forward", x)
+    _, cache = student.call("relu_forward", x)  # the student's own cache, passed back unopened
     dx = student.call("relu_backward", dout, cache)
-    dx_num = numerical_gradient(lambda batch: student.many("relu_forward", batch), [x], 0, dout)
-    check_rel_error(dx, dx_num, "relu_backward dx (vs. numerical gradient of your relu_forward)", tol=1e-7,
+    # The numerical gradient of the REFERENCE forward, computed here: a bug in the student's
+    # forward must not cost the backward its points (fair verdicts).
+    dx_num = numerical_gradient(lambda batch: [ref.relu_forward(*args)[0] for args in batch], [x], 0, dout)
+    check_rel_error(dx, dx_num, "relu_backward dx (vs. the numerical gradient of ReLU)", tol=1e-7,
                     hint="dx is dout where x > 0 and 0 elsewhere.")

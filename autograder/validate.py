@@ -1,0 +1,134 @@
+"""``validate``: prove the hidden suite right before it decides grades.
+
+Three gates, each through the real grading command:
+
+1. the reference (``solutions_private/<assignment>``) scores full marks;
+2. the blank release scores 0 without crashing the grader;
+3. every mutant of the catalogue is caught (its function loses points), and
+   every hidden test fails on at least one mutant (a test no mistake can fail
+   proves nothing).
+
+It also reports collateral damage: points a mutant costs *other* functions,
+which fair verdicts keep to known dependencies (a backward pass that needs
+its own forward's cache).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .grade import suite_folder
+from .mutations import Mutation, load_catalogue, write_mutant
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class MutantVerdict:
+    """How the suite judged one mutant."""
+
+    mutation: Mutation
+    caught: bool
+    lost: dict[str, float]          # function -> points lost against the reference
+    failed_tests: list[str]
+    error: str = ""
+
+
+@dataclass
+class ValidationReport:
+    """Everything ``validate`` found; ``ok`` only when every gate holds."""
+
+    reference_score: float = 0.0
+    total: float = 0.0
+    reference_failures: list[str] = field(default_factory=list)
+    release_score: float | None = None
+    mutants: list[MutantVerdict] = field(default_factory=list)
+    never_failing: list[str] = field(default_factory=list)
+
+    @property
+    def detection_rate(self) -> float:
+        return sum(v.caught for v in self.mutants) / len(self.mutants) if self.mutants else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return (not self.reference_failures and self.release_score == 0 and self.mutants
+                and all(v.caught for v in self.mutants) and not self.never_failing)
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": bool(self.ok), "reference_score": self.reference_score, "total": self.total,
+            "reference_failures": self.reference_failures, "release_score": self.release_score,
+            "detection_rate": self.detection_rate, "never_failing_tests": self.never_failing,
+            "mutants": [{"name": v.mutation.name, "function": v.mutation.function, "caught": v.caught,
+                         "lost": v.lost, "error": v.error} for v in self.mutants],
+        }
+
+
+def _grade(submission: Path, out: Path) -> dict:
+    """Grade through the real command (a fresh process per submission, as in production)."""
+    result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submission), "--json", str(out)],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        raise RuntimeError(f"grading {submission.name} failed: {result.stderr[-1500:]}")
+    return json.loads(out.read_text())
+
+
+def _by_function(results: dict) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    for test in results["tests"]:
+        scores[test["tags"][0]] = scores.get(test["tags"][0], 0.0) + test["score"]
+    return scores
+
+
+def validate(assignment: str = "cnn", jobs: int = 2, say=print) -> ValidationReport:
+    """Run the three gates; ``say`` receives one progress line per finished grading."""
+    suite = suite_folder(assignment)
+    catalogue = load_catalogue(suite)
+    solved = REPO_ROOT / "solutions_private" / assignment
+    release = REPO_ROOT / "release" / assignment
+    report = ValidationReport()
+    with tempfile.TemporaryDirectory(prefix="validate-") as tmp:
+        work = Path(tmp)
+        reference = _grade(solved, work / "reference.json")
+        report.reference_score = reference["score"]
+        report.total = sum(t["max_score"] for t in reference["tests"])
+        report.reference_failures = [f"{t['name']}: {t['output']}" for t in reference["tests"]
+                                     if t["status"] != "passed"]
+        say(f"reference: {report.reference_score:g} / {report.total:g}")
+        report.release_score = _grade(release, work / "release.json")["score"]
+        say(f"blank release: {report.release_score:g} / {report.total:g}")
+        full = _by_function(reference)
+        failing_somewhere: set[str] = set()
+
+        def judge(index: int, mutation: Mutation) -> MutantVerdict:
+            folder = write_mutant(solved, mutation, work / f"mutant-{index}")
+            try:
+                results = _grade(folder, work / f"mutant-{index}.json")
+            except RuntimeError as err:
+                return MutantVerdict(mutation, False, {}, [], str(err))
+            scores = _by_function(results)
+            lost = {fn: round(full[fn] - scores.get(fn, 0.0), 6) for fn in full
+                    if full[fn] - scores.get(fn, 0.0) > 1e-9}
+            failed = [t["name"] for t in results["tests"] if t["status"] != "passed"]
+            return MutantVerdict(mutation, mutation.function in lost, lost, failed)
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = [pool.submit(judge, i, m) for i, m in enumerate(catalogue)]
+            for done, future in enumerate(as_completed(futures), start=1):
+                verdict = future.result()
+                report.mutants.append(verdict)
+                failing_somewhere.update(verdict.failed_tests)
+                m = verdict.mutation
+                status = "caught" if verdict.caught else ("ERROR " + verdict.error[:200] if verdict.error
+                                                          else "MISSED")
+                collateral = {fn: pts for fn, pts in verdict.lost.items() if fn != m.function}
+                say(f"[{done}/{len(catalogue)}] {m.name} ({m.function}): {status}"
+                    + (f"; also cost {collateral}" if collateral else ""))
+        report.mutants.sort(key=lambda v: catalogue.index(v.mutation))
+        report.never_failing = [t["name"] for t in reference["tests"] if t["name"] not in failing_somewhere]
+    return report

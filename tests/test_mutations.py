@@ -1,0 +1,90 @@
+"""The mutation catalogue and the diagnosis it powers."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.diagnosis import Call, Diagnoser, outputs_match
+from autograder.mutations import Mutation, MutationError, load_catalogue, mutate_source, write_mutant
+from autograder.rubric import Rubric
+from autograder.sandbox import Handle
+
+REPO = Path(__file__).resolve().parents[1]
+SUITE = REPO / "autograder" / "suites" / "cnn"
+REFERENCE = REPO / "source" / "cnn"
+CATALOGUE = load_catalogue(SUITE)
+
+
+def test_every_graded_function_has_a_catalogued_mistake():
+    """Does the catalogue break every function of the rubric at least once?"""
+    assert {m.function for m in CATALOGUE} == set(Rubric.load(SUITE / "rubric.toml").functions)
+
+
+@pytest.mark.parametrize("mutation", CATALOGUE, ids=lambda m: m.name)
+def test_each_mutation_applies_to_the_reference_and_changes_it(mutation):
+    """Does each mutant still fit the reference (its text is there), compile, and differ from it?"""
+    text = (REFERENCE / mutation.module).read_text()
+    mutated = mutate_source(text, mutation)
+    compile(mutated, mutation.module, "exec")
+    assert mutated != text
+
+
+def test_a_stale_mutation_is_an_error_naming_it():
+    stale = Mutation("gone", "relu_forward", "nnl/layers.py", (("np.clip(x, 0, None)", "x"),), "?")
+    with pytest.raises(MutationError, match="gone: 'np.clip"):
+        mutate_source((REFERENCE / "nnl/layers.py").read_text(), stale)
+
+
+def test_edits_stay_inside_the_named_function(tmp_path):
+    """Does a mutation touch its own function only, even when the same text appears elsewhere?"""
+    mutation = next(m for m in CATALOGUE if m.name == "conv_ignores_stride")
+    folder = write_mutant(REFERENCE.parent.parent / "solutions_private" / "cnn", mutation, tmp_path / "m")
+    line = "top, left = row * stride, col * stride"
+    before = (REFERENCE / "nnl" / "conv_layers.py").read_text().count(line)
+    assert before > 1, "the line should appear in other functions too for this test to mean anything"
+    assert (folder / "nnl" / "conv_layers.py").read_text().count(line) == before - 1
+
+
+def test_outputs_match_compares_numbers_position_by_position():
+    x = np.arange(6.0).reshape(2, 3)
+    assert outputs_match((x, Handle(1, "tuple", 0)), (x.copy(), ("anything",)))
+    assert not outputs_match((x,), (x + 1e-3,))
+    assert not outputs_match((x,), (x.reshape(3, 2),))
+    assert not outputs_match((Handle(1, "tuple", 0),), (x,)), "nothing compared is no match"
+
+
+def journal_of_relu(output):
+    x = np.array([[-1.0, 2.0], [3.0, -4.0]])
+    return [Call("call", "relu_forward", "nnl.layers", None, (x,), {}, False, (output(x), Handle(7, "ndarray", 0)))]
+
+
+def test_diagnosis_names_the_mistake_whose_outputs_the_student_reproduced():
+    """Is a student whose ReLU returns |x| told exactly that?"""
+    diagnoser = Diagnoser(REFERENCE, CATALOGUE)
+    mutation = diagnoser.diagnose(journal_of_relu(np.abs), "relu_forward")
+    assert mutation is not None and mutation.name == "relu_abs"
+
+
+def test_diagnosis_stays_silent_for_an_unknown_mistake():
+    diagnoser = Diagnoser(REFERENCE, CATALOGUE)
+    assert diagnoser.diagnose(journal_of_relu(lambda x: x * 2), "relu_forward") is None
+
+
+def test_diagnosis_replays_a_cache_made_by_the_students_forward():
+    """Can a backward mistake be named although the student's cache stayed in the sandbox?"""
+    rng = np.random.default_rng(0)
+    x, dout = rng.normal(size=(2, 3, 5, 5)), rng.normal(size=(2, 2, 5, 5))
+    w, b, param = rng.normal(size=(2, 3, 3, 3)), rng.normal(size=2), {"stride": 1, "pad": 1}
+    import sys
+    sys.path.insert(0, str(REFERENCE))
+    from nnl.conv_layers import conv_backward_naive, conv_forward_naive
+
+    out, cache = conv_forward_naive(x, w, b, param)
+    dx, dw, db = conv_backward_naive(dout, cache)
+    cache_handle = Handle(3, "tuple", 0)
+    journal = [Call("call", "conv_forward_naive", "nnl.conv_layers", None, (x, w, b, param), {}, False,
+                    (out, cache_handle)),
+               Call("call", "conv_backward_naive", "nnl.conv_layers", None, (dout, cache_handle), {}, False,
+                    (dx, dw, dout[0].sum(axis=(1, 2))))]
+    mutation = Diagnoser(REFERENCE, CATALOGUE).diagnose(journal, "conv_backward_naive")
+    assert mutation is not None and mutation.name == "conv_backward_db_one_image"
