@@ -77,7 +77,8 @@ class TestResult:
         return "passed" if self.score == self.max_score else "failed"
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "score": self.score, "max_score": self.max_score, "status": self.status,
+        return {"name": self.name, "score": round(self.score, 6), "max_score": round(self.max_score, 6),
+                "status": self.status,
                 "output": self.output, "tags": list(self.tags), "visibility": self.visibility}
 
 
@@ -132,7 +133,8 @@ class GradingResults:
         return cls(zeroed, execution_time, _cap(f"Grading did not complete: {reason}"), dict(extra_data or {}))
 
     def to_dict(self) -> dict:
-        report = {"score": self.score, "execution_time": round(self.execution_time, 3),
+        # Points split over several tests are inexact in binary (10 / 9 * 9 = 9.999...): round for people.
+        report = {"score": round(self.score, 6), "execution_time": round(self.execution_time, 3),
                   "tests": [t.to_dict() for t in self.tests]}
         if self.output:
             report["output"] = self.output

@@ -678,7 +678,7 @@ class Sandbox:
             if array.dtype.kind not in "biufc" or array.dtype.fields is not None:
                 raise TypeError(f"cannot send an array of dtype {array.dtype} to the worker")
             buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+            np.lib.format.write_array(buffer, np.array(array, order="C", copy=True), allow_pickle=False)
             blobs.append(buffer.getvalue())
             return {"$": "nd", "i": len(blobs) - 1}
         if isinstance(value, np.dtype):

@@ -82,3 +82,9 @@ def test_failed_write_keeps_the_old_report(tmp_path, monkeypatch):
         GradingResults([result(score=0.0)]).write(target)
     assert target.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_split_points_add_up_to_round_numbers_in_the_report():
+    """Do nine tests of 10/9 points each report a total of exactly 10?"""
+    tests = [result(f"t{i}", 10 / 9, 10 / 9) for i in range(9)]
+    assert GradingResults(tests).to_dict()["score"] == 10

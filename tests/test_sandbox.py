@@ -619,3 +619,18 @@ def test_packages_installed_under_tmp_are_visible_inside_bubblewrap(tmp_path, mo
     with open_sandbox(sub) as sb:
         assert sb.isolation == "bubblewrap", sb.isolation
         assert int(sb.call("nnl.usesite", "value")) == 42
+
+
+def test_zero_dimensional_arrays_keep_their_shape_both_ways(tmp_path):
+    """Does a 0-d argument (a loss handed back by a substituted reference) arrive as 0-d, not (1,)?"""
+    sub = write_submission(tmp_path / "s", {"nnl/shape.py": """
+        import numpy as np
+        def shape_of(value):
+            return np.asarray(value).shape, np.float64(2.5)
+    """})
+    with open_sandbox(sub) as sb:
+        shape, scalar = sb.call("nnl.shape", "shape_of", np.float64(1.5))
+        assert tuple(int(d) for d in shape) == ()
+        assert np.shape(scalar) == () and float(scalar) == 2.5
+        shape, _ = sb.call("nnl.shape", "shape_of", np.array(3.0))
+        assert tuple(int(d) for d in shape) == ()
