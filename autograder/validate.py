@@ -96,7 +96,7 @@ def validate(assignment: str = "cnn", jobs: int = 2, say=print) -> ValidationRep
         work = Path(tmp)
         reference = _grade(solved, work / "reference.json")
         report.reference_score = reference["score"]
-        report.total = sum(t["max_score"] for t in reference["tests"])
+        report.total = round(sum(t["max_score"] for t in reference["tests"]), 6)
         report.reference_failures = [f"{t['name']}: {t['output']}" for t in reference["tests"]
                                      if t["status"] != "passed"]
         say(f"reference: {report.reference_score:g} / {report.total:g}")

@@ -1,6 +1,7 @@
 """Hostile submissions through the real grading command: they gain nothing and stop nothing."""
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -32,7 +33,7 @@ import numpy
 numpy.allclose = lambda *a, **k: True
 numpy.testing.assert_allclose = lambda *a, **k: None
 print("=" * 20 + " 120 passed in 0.01s " + "=" * 20)
-print('{"score": 100, "tests": []}')
+print('{{"score": 100, "tests": []}}')
 for target in ("../results.json", "/tmp/results.json", os.path.expanduser("~/results.json"),
                {repo!r} + "/results.json"):
     try:
@@ -44,7 +45,7 @@ try:
     STOLEN = open({repo!r} + "/source/cnn/nnl/layers.py").read()
 except OSError:
     STOLEN = None
-FRAMES = [f.f_locals.keys() for f in inspect.stack()]
+FRAMES = [list(f.frame.f_locals) for f in inspect.stack()]
 ARRAYS = [o for o in gc.get_objects() if isinstance(o, numpy.ndarray)][:10]
 '''
 
@@ -69,26 +70,35 @@ def test_lying_arrays_and_tampering_earn_nothing(tmp_path):
     "import os\nos._exit(0)\n",
     "import sys\nsys.exit(0)\n",
     "while True:\n    pass\n",
-    "import os\nfor _ in range(50):\n    if os.fork() == 0:\n        os.execv('/usr/bin/sleep', ['sleep', '4242.{marker}'])\n",
-])
+], ids=["os._exit", "sys.exit", "endless-loop"])
 def test_an_attack_in_one_module_costs_only_that_modules_functions(tmp_path, attack):
-    """Does an exit, an endless loop or forking at import of conv_layers.py leave the other modules' marks?"""
+    """Does an exit or an endless loop at import of conv_layers.py leave the other modules' marks?"""
     submission = copy_of(SOLVED, tmp_path / "attack")
     conv = submission / "nnl" / "conv_layers.py"
-    marker = f"{os.getpid()}{time.time_ns() % 100000}"
-    conv.write_text(attack.replace("{marker}", marker) + conv.read_text())
+    conv.write_text(attack + conv.read_text())
     results = grade_json(submission, tmp_path / "results.json")
     scores = scores_by_tag(results)
     for name in ("conv_forward_naive", "max_pool_backward_naive", "spatial_batchnorm_forward"):
-        assert scores[name][0] == 0, f"{name} earned points although conv_layers.py never imported"
+        assert scores[name][0] == 0, f"{name} earned points although conv_layers.py never imported: {[t['output'][:120] for t in results['tests'] if t['tags'] == [name]]}"
     for name in ("affine_forward", "batchnorm_backward", "adam", "softmax_loss"):
         assert scores[name][0] == scores[name][1], f"{name} lost points to an attack in another module"
+
+
+def test_forked_sleepers_gain_nothing_and_outlive_nothing(tmp_path):
+    """Do processes forked at import leave the grade alone and die with the sandbox?"""
+    submission = copy_of(SOLVED, tmp_path / "forker")
+    conv = submission / "nnl" / "conv_layers.py"
+    marker = f"{os.getpid()}{time.time_ns() % 100000}"
+    conv.write_text("import os\nfor _ in range(50):\n    if os.fork() == 0:\n"
+                    f"        os.execv('/usr/bin/sleep', ['sleep', '4242.{marker}'])\n" + conv.read_text())
+    results = grade_json(submission, tmp_path / "results.json")
+    assert results["score"] == 100
     leftovers = [pid for pid in os.listdir("/proc") if pid.isdigit() and f"4242.{marker}".encode() in _cmdline(pid)]
     assert not leftovers, "processes forked by the submission outlived the grading"
 
 
 def _cmdline(pid: str) -> bytes:
     try:
-        return open(f"/proc/{pid}/cmdline", "rb").read()
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
