@@ -77,8 +77,7 @@ class TestResult:
         return "passed" if self.score == self.max_score else "failed"
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "score": round(self.score, 6), "max_score": round(self.max_score, 6),
-                "status": self.status,
+        return {"name": self.name, "score": self.score, "max_score": self.max_score, "status": self.status,
                 "output": self.output, "tags": list(self.tags), "visibility": self.visibility}
 
 

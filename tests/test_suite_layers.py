@@ -9,7 +9,7 @@ whose backwards are right (the backwards keep their points).
 """
 import pytest
 
-from tests.submissions import RELEASE, SOLVED, copy_of, grade_json, scores_by_tag, solved_with
+from submissions import RELEASE, SOLVED, copy_of, grade_json, scores_by_tag, solved_with
 
 RUBRIC = """
 total = 26
