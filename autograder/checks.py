@@ -15,8 +15,54 @@ class GradingFailure(AssertionError):
     """A check failed; the message is the student's feedback."""
 
 
-def _fail(what: str, problem: str, hint: str | None) -> None:
+def fail(what: str, problem: str, hint: str | None = None) -> None:
+    """Raise the feedback ``"<what>: <problem> Hint: <hint>"``."""
     raise GradingFailure(f"{what}: {problem}" + (f" Hint: {hint}" if hint else ""))
+
+
+_fail = fail
+
+
+def matches(actual, expected, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
+    """Whether a decoded student value equals ``expected`` (shape and finite values), without failing."""
+    try:
+        array = np.asarray(actual, dtype=np.float64)
+        expected = np.asarray(expected, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return (array.shape == expected.shape and bool(np.isfinite(array).all())
+            and bool(np.allclose(array, expected, rtol=rtol, atol=atol)))
+
+
+def name_mistake(actual, mistakes: dict, default: str | None, rtol: float = 1e-6) -> str | None:
+    """The hint naming the mistake whose output ``actual`` equals, else ``default``.
+
+    Parameters
+    ----------
+    mistakes : dict
+        Description -> that mistake's output on the test's inputs, or a zero-argument callable
+        computing it (then it is computed only on failure, and one that does not apply to
+        the case, e.g. shapes that do not fit, is skipped).
+    """
+    for description, output in mistakes.items():
+        try:
+            value = output() if callable(output) else output
+        except Exception:
+            continue
+        if matches(actual, value, rtol=rtol):
+            return f"your output equals {description}."
+    return default
+
+
+def unpack(value, count: int, what: str, names: str) -> tuple:
+    """A student's returned tuple of ``count`` values, or a failure saying what came back.
+
+    ``names`` says what was expected, e.g. ``"(out, cache)"``.
+    """
+    if not isinstance(value, (tuple, list)) or len(value) != count:
+        got = f"{len(value)} values" if isinstance(value, (tuple, list)) else type(value).__name__
+        fail(what, f"expected a tuple {names}, got {got}.", "keep the template's return line.")
+    return tuple(value)
 
 
 def as_array(value, what: str) -> np.ndarray:

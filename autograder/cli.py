@@ -69,7 +69,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     env = {**os.environ, "CIFAR10_DIR": str(cifar)}
     env.pop("NBGRADER_EXECUTION", None)
-    _say(f"[4/4] running the solved notebooks top to bottom in a Jupyter kernel:")
+    _say("[4/4] running the solved notebooks top to bottom in a Jupyter kernel:")
     rows, failed = [], 0
     for notebook in sorted(solved.glob("*.ipynb")):
         run = run_notebook(notebook, cwd=solved, env=env)

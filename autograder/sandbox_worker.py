@@ -142,7 +142,6 @@ def _type_name(obj):
 
 def encode(value, channel, objects, blobs, register_tuples=False, depth=0):
     """Encode a worker value for the parent; arrays go to ``blobs``, the rest to handles."""
-    np = channel.np
     kind = type(value)
     if value is None or kind is bool or kind is str:
         return value

@@ -7,7 +7,6 @@ import os
 import shutil
 import socket
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np

@@ -19,7 +19,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.checks import GradingFailure, as_array, check_close, check_shape, numerical_gradient, rel_error
+from autograder.checks import (GradingFailure, as_array, check_close, check_shape, matches, name_mistake,
+                               numerical_gradient, rel_error, unpack)
+from autograder.checks import fail as _fail
 from autograder.student import StudentCodeFailed
 
 GRAD_TOL = 1e-6
@@ -52,39 +54,8 @@ GRADIENTS = {"conv_backward_naive": ("dx", "dw", "db"),
 # -- shared helpers ------------------------------------------------------------------------
 
 
-def _fail(what: str, problem: str, hint: str | None = None):
-    raise GradingFailure(f"{what}: {problem}" + (f" Hint: {hint}" if hint else ""))
-
-
-def _same(actual, expected, rtol: float = 1e-6) -> bool:
-    """Whether ``actual`` is an array equal to ``expected`` within ``rtol`` (a silent check, for diagnosis)."""
-    if not isinstance(actual, np.ndarray) or actual.shape != np.shape(expected):
-        return False
-    return bool(np.allclose(actual, expected, rtol=rtol, atol=1e-8))
-
-
-def _diagnose(actual, mistakes: dict, default: str) -> str:
-    """The hint naming the catalogued mistake whose output ``actual`` equals, else ``default``.
-
-    ``mistakes`` maps a description to a zero-argument function computing that mistake's output
-    (computed only on failure, so diagnosis costs nothing on a correct submission).
-    """
-    for description, output in mistakes.items():
-        try:
-            if _same(actual, output()):
-                return f"your output equals {description}."
-        except Exception:  # a mistake that does not apply to this case (shapes do not fit)
-            continue
-    return default
-
-
 def _pair(result, name: str, count: int = 2) -> tuple:
-    """``result`` as the tuple of ``count`` values ``name`` must return, or a failure saying so."""
-    if not isinstance(result, (tuple, list)) or len(result) != count:
-        kind = type(result).__name__ if not isinstance(result, (tuple, list)) else f"{len(result)} values"
-        _fail(name, f"returned {kind}, expected a tuple of {count} values.",
-              "keep the template's return line (e.g. `return out, cache`).")
-    return tuple(result)
+    return unpack(result, count, name, f"of {count} values")
 
 
 class _Recorder:
@@ -114,7 +85,7 @@ def _student_forward(student, name: str, args: tuple, ref_out: np.ndarray, subst
         return None, False
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         return None, False
-    return result[1], _same(result[0], ref_out)
+    return result[1], matches(result[0], ref_out)
 
 
 def _probe_positions(ref_grad: np.ndarray, rng: np.random.Generator, count: int = PROBES) -> list[tuple]:
@@ -215,7 +186,7 @@ def _conv_what(case) -> str:
 
 
 def _conv_shape_hint(actual_shape, x_shape, w_shape, stride, pad) -> str:
-    (N, C, H, W), (F, _, HH, WW), pad = x_shape, w_shape, int(pad)
+    (N, _, H, W), (F, _, HH, WW), pad = x_shape, w_shape, int(pad)
     guesses = {
         (N, F, 1 + (H + 2 * pad - HH), 1 + (W + 2 * pad - WW)): "the stride is ignored",
         (N, F, 1 + (H - HH) // stride, 1 + (W - WW) // stride): "the padding is ignored",
@@ -237,7 +208,7 @@ def test_conv_forward_matches_reference(student, ref, rng, case):
     out = as_array(out, what)
     if out.shape != expected.shape:
         check_shape(out, expected.shape, what, _conv_shape_hint(out.shape, x.shape, w.shape, *CONV_CASES[case][2:]))
-    hint = _diagnose(out, {
+    hint = name_mistake(out, {
         "the convolution without the bias b": lambda: expected - b[None, :, None, None],
         "a convolution with flipped filters (correlate: do not flip w)":
             lambda: ref.conv_forward_naive(x, w[:, :, ::-1, ::-1], b, conv_param)[0],
@@ -280,7 +251,7 @@ def test_conv_backward_gradient(student, ref, rng, case, grad):
 
     def diagnose(actual):
         pad = int(conv_param["pad"])
-        return _diagnose(actual, {
+        return name_mistake(actual, {
             "the gradient of the padded input: strip the padding (dx_padded[:, :, pad:-pad, pad:-pad])":
                 lambda: np.pad(ref_grad, ((0, 0), (0, 0), (pad, pad), (pad, pad))),
             "the gradient averaged over the batch: do not divide by N": lambda: ref_grad / x.shape[0],
@@ -348,7 +319,7 @@ def test_max_pool_forward_matches_reference(student, ref, rng, case):
     if out.shape != expected.shape:
         check_shape(out, expected.shape, what, _pool_shape_hint(out.shape, case))
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    hint = _diagnose(out, {
+    hint = name_mistake(out, {
         "average pooling: take the maximum of each window":
             lambda: _pool_mistake(x, (stride, stride), expected.shape, ph, pw, np.mean),
         "pooling with windows of pool_width rows and pool_height columns (the two are swapped)":
@@ -396,7 +367,7 @@ def test_max_pool_backward_gradient(student, ref, rng, case):
         return lambda: student.call("max_pool_backward_naive", dout, c)
 
     def diagnose(actual):
-        return _diagnose(actual, {
+        return name_mistake(actual, {
             "assigning (=) where overlapping windows share a maximum: accumulate with +=":
                 lambda: _pool_backward_mistake(x, pool_param, dout, accumulate=False, whole_window=False),
             "dout spread over the whole window: only the window's maximum receives it":
@@ -435,11 +406,11 @@ def _wrapper_hint(recorded: list, x: np.ndarray, kind: str) -> str | None:
     if not isinstance(rows, np.ndarray) or rows.shape != (N * H * W, C):
         shape = getattr(rows, "shape", type(rows).__name__)
         return f"the {kind} you pass to batchnorm has shape {shape}, expected (N*H*W, C) = {(N * H * W, C)}."
-    if _same(rows, x.reshape(N * H * W, C)):
+    if matches(rows, x.reshape(N * H * W, C)):
         return (f"the {kind} you pass to batchnorm is a reshape to (N*H*W, C) without moving C last first: "
                 "transpose to (N, H, W, C) before reshaping.")
     by_channel = np.sort(rows, axis=0), np.sort(_rows(x), axis=0)
-    if not _same(*by_channel):
+    if not matches(*by_channel):
         return f"the columns of the {kind} you pass to batchnorm are not the channels of the input."
     return None
 
@@ -483,7 +454,7 @@ def test_spatial_batchnorm_train_matches_reference(student, ref, rng, shape):
     what = f"spatial_batchnorm_forward output, train mode, x {BN_SHAPES[shape]}"
     out = check_shape(out, x.shape, what, "the output has the input's shape (N, C, H, W).")
     rows_out = ref.batchnorm_forward(_rows(x), gamma, beta, {"mode": "train"})[0]
-    hint = _wrapper_hint(recorder.calls, x, "x") or _diagnose(
+    hint = _wrapper_hint(recorder.calls, x, "x") or name_mistake(
         out, _back_to_nchw_mistakes(rows_out, x.shape),
         "move C last (N, H, W, C), reshape to (N*H*W, C), batchnorm, then undo both steps in reverse order.")
     check_close(out, expected, what, hint=hint)
@@ -524,7 +495,7 @@ def test_spatial_batchnorm_test_mode_uses_running_averages(student, ref, rng, sh
     what = f"spatial_batchnorm_forward output, test mode, x {BN_SHAPES[shape]}"
     out = check_shape(out, x.shape, what, "the output has the input's shape (N, C, H, W).")
     rows_out = ref.batchnorm_forward(_rows(x), gamma, beta, dict(bn_param))[0]
-    hint = _wrapper_hint(recorder.calls, x, "x") or _diagnose(out, {
+    hint = _wrapper_hint(recorder.calls, x, "x") or name_mistake(out, {
         **_back_to_nchw_mistakes(rows_out, x.shape),
         "the train-mode output: pass bn_param (with mode 'test') on to batchnorm_forward":
             lambda: ref.spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})[0],
@@ -564,7 +535,7 @@ def test_spatial_batchnorm_backward_gradient(student, ref, rng, shape, grad):
         if grad != "dx":
             return _wrapper_hint(recorder.calls, dout, "dout")
         rows_dx = ref.batchnorm_backward(_rows(dout), fallback)[0]
-        return _wrapper_hint(recorder.calls, dout, "dout") or _diagnose(
+        return _wrapper_hint(recorder.calls, dout, "dout") or name_mistake(
             actual, _back_to_nchw_mistakes(rows_dx, x.shape), None)
 
     _check_gradient("spatial_batchnorm_backward", grad, [backward(c) for c in caches], ref_grad, numeric,

@@ -15,29 +15,11 @@ Caches are opaque: they only go back to the student's backward.
 import numpy as np
 import pytest
 
-from autograder.checks import GradingFailure, as_array, check_close, check_shape, numerical_gradient
+from autograder.checks import (GradingFailure, as_array, check_close, check_shape, matches, name_mistake,
+                               numerical_gradient, unpack)
 
 
 # ------------------------------------------------------------------ helpers
-
-def _same(actual, expected, rtol=1e-6, atol=1e-8) -> bool:
-    """Whether a decoded student value equals ``expected`` (shape and values), without failing."""
-    try:
-        array = np.asarray(actual, dtype=np.float64)
-    except (TypeError, ValueError):
-        return False
-    expected = np.asarray(expected, dtype=np.float64)
-    return (array.shape == expected.shape and bool(np.isfinite(array).all())
-            and bool(np.allclose(array, expected, rtol=rtol, atol=atol)))
-
-
-def _hint(actual, mistakes: dict, default: str) -> str:
-    """Name the known mistake whose output ``actual`` equals, or give the default hint."""
-    for description, value in mistakes.items():
-        if _same(actual, value):
-            return f"your result equals {description}."
-    return default
-
 
 def _gradient_of(student, name, ref_function, args, student_out, output=0):
     """``evaluate`` for `numerical_gradient`, and what it differentiates (for feedback).
@@ -45,7 +27,7 @@ def _gradient_of(student, name, ref_function, args, student_out, output=0):
     The student's own ``name`` when its output on ``args`` equals the reference's,
     otherwise the reference function (the forward's bug is graded by the forward's tests).
     """
-    if _same(student_out, ref_function(*args)[output]):
+    if matches(student_out, ref_function(*args)[output]):
         return (lambda batch: student.many(name, batch, output=output)), f"the numerical gradient of your {name}"
     return ((lambda batch: [ref_function(*a)[output] for a in batch]),
             f"the numerical gradient of the reference {name} (yours gives other outputs on these inputs)")
@@ -70,17 +52,11 @@ def _check_numerical(actual, evaluate, inputs, index, dout, what, *, h, scale, t
 
 
 def _pair(value, what):
-    """A student's ``(out, cache)``-like tuple, or a failure saying what came back."""
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise GradingFailure(f"{what}: expected a tuple (out, cache), got {type(value).__name__}.")
-    return value
+    return unpack(value, 2, what, "(out, cache)")
 
 
 def _triple(value, what):
-    """A student's ``(dx, dgamma, dbeta)``-like tuple, or a failure saying what came back."""
-    if not isinstance(value, (tuple, list)) or len(value) != 3:
-        raise GradingFailure(f"{what}: expected a tuple of 3 gradients, got {type(value).__name__}.")
-    return value
+    return unpack(value, 3, what, "of 3 gradients")
 
 
 # ------------------------------------------------------------------ affine
@@ -189,7 +165,7 @@ def test_batchnorm_forward_train_matches_reference(student, ref, rng, n, d, extr
     x, gamma, beta = _bn_inputs(rng, n, d)
     eps = extra.get("eps", 1e-5)
     out, _ = _pair(student.call("batchnorm_forward", x, gamma, beta, {"mode": "train", **extra}), "batchnorm_forward")
-    hint = _hint(out, _bn_mistakes(x, gamma, beta, eps),
+    hint = name_mistake(out, _bn_mistakes(x, gamma, beta, eps),
                  "x_hat = (x - mean) / np.sqrt(var + eps) with the batch statistics over axis=0 and "
                  "bn_param's eps; out = gamma * x_hat + beta.")
     expected, _ = ref.batchnorm_forward(x, gamma, beta, {"mode": "train", **extra})
@@ -217,7 +193,7 @@ def test_batchnorm_forward_running_averages_over_calls(student, ref, rng, extra)
         for key, batch_stat in [("running_mean", x.mean(axis=0)), ("running_var", x.var(axis=0))]:
             mistakes = {} if call > 1 else {  # from zeros, the first call tells these apart
                 "zeros: the running average was not updated": np.zeros(d)}
-            hint = _hint(theirs[key], mistakes,
+            hint = name_mistake(theirs[key], mistakes,
                          f"{key} = momentum * {key} + (1 - momentum) * the batch's {key[8:]} (uncorrected "
                          "variance), with bn_param's momentum; the first call starts from zeros.")
             check_close(theirs[key], ours[key], f"batchnorm_forward bn_param['{key}'] after train call {call} of "
@@ -271,11 +247,11 @@ def test_batchnorm_backward_matches_reference(student, ref, rng, n, d, eps):
     grads = _triple(student.call("batchnorm_backward", dout, cache), "batchnorm_backward")
     _, ref_cache = ref.batchnorm_forward(x, gamma, beta, {"mode": "train", "eps": eps})
     expected = ref.batchnorm_backward(dout, ref_cache)
-    dx_hint = _hint(grads[0], {"dout * gamma / sqrt(var + eps), without the paths through mean and var":
+    dx_hint = name_mistake(grads[0], {"dout * gamma / sqrt(var + eps), without the paths through mean and var":
                                dout * gamma / np.sqrt(x.var(axis=0) + eps)}, BN_BACKWARD_HINT)
     for name, actual, want, hint in [("dx", grads[0], expected[0], dx_hint),
                                      ("dgamma", grads[1], expected[1],
-                                      _hint(grads[1], {"sum of dout * x, not dout * x_hat": np.sum(dout * x, axis=0)},
+                                      name_mistake(grads[1], {"sum of dout * x, not dout * x_hat": np.sum(dout * x, axis=0)},
                                             "dgamma = np.sum(dout * x_hat, axis=0).")),
                                      ("dbeta", grads[2], expected[2], "dbeta = np.sum(dout, axis=0).")]:
         check_close(actual, want, f"batchnorm_backward {name}, N={n} D={d}, eps {eps}", atol=1e-7, hint=hint)
@@ -322,7 +298,7 @@ def test_dropout_forward_scales_kept_units(student, rng, p):
         raise GradingFailure(f"dropout_forward (train, p={p}): every output is 0.")
     ratio = out[kept] / x[kept]
     hint = ("inverted dropout divides the kept units by (1 - p) at train time (yours are not scaled)."
-            if _same(ratio, np.ones_like(ratio)) else "kept units are x / (1 - p); dropped units are 0.")
+            if matches(ratio, np.ones_like(ratio)) else "kept units are x / (1 - p); dropped units are 0.")
     check_close(ratio, np.full(ratio.shape, 1 / (1 - p)),
                 f"dropout_forward (train, p={p}) kept outputs divided by their inputs", hint=hint)
 
@@ -367,7 +343,7 @@ def test_dropout_backward_uses_own_mask(student, rng, p, shape):
     dout = rng.normal(size=shape)
     dx = student.call("dropout_backward", dout, cache)
     expected = dout * out / x  # x is never 0: the gradient of your own forward
-    hint = _hint(dx, {"dout where the unit was kept, without the 1 / (1 - p) scale":
+    hint = name_mistake(dx, {"dout where the unit was kept, without the 1 / (1 - p) scale":
                       dout * (out != 0)},
                  "dx = dout * mask, with the mask (scale included) that dropout_forward used.")
     check_close(dx, expected, f"dropout_backward (train, p={p}) dx vs. dout * out / x of your dropout_forward",
@@ -381,7 +357,7 @@ def test_dropout_backward_test_mode_is_identity(student, rng, p):
     dout = rng.normal(size=(7, 9))
     _, cache = _pair(student.call("dropout_forward", x, {"p": p, "mode": "test"}), "dropout_forward")
     dx = student.call("dropout_backward", dout, cache)
-    hint = _hint(dx, {"dout scaled by (1 - p)": dout * (1 - p), "dout divided by (1 - p)": dout / (1 - p)},
+    hint = name_mistake(dx, {"dout scaled by (1 - p)": dout * (1 - p), "dout divided by (1 - p)": dout / (1 - p)},
                  "test-mode dropout is the identity, so dx = dout.")
     check_close(dx, dout, f"dropout_backward (test mode, p={p}) dx", rtol=1e-12, atol=0, hint=hint)
 
@@ -411,7 +387,7 @@ def test_svm_loss_value_matches_reference(student, ref, rng, n, c):
     x, y = _svm_inputs(rng, n, c)
     loss, _ = _pair(student.call("svm_loss", x, y), "svm_loss")
     expected = ref.svm_loss(x, y)[0]
-    hint = _hint(loss, {"the loss with the correct class's own margin of 1 counted": expected + 1.0,
+    hint = name_mistake(loss, {"the loss with the correct class's own margin of 1 counted": expected + 1.0,
                         "the summed loss, not averaged over N": expected * n},
                  "average over N of sum over j != y of max(0, x_j - x_y + 1).")
     check_close(loss, expected, f"svm_loss loss, N={n} C={c}", hint=hint)
@@ -435,7 +411,7 @@ def test_svm_loss_gradient_matches_reference(student, ref, rng, n, c):
     x, y = _svm_inputs(rng, n, c)
     _, dx = _pair(student.call("svm_loss", x, y), "svm_loss")
     expected = ref.svm_loss(x, y)[1]
-    hint = _hint(dx, {"the gradient not divided by N": expected * n},
+    hint = name_mistake(dx, {"the gradient not divided by N": expected * n},
                  "dx[i, j] = 1/N for each violated margin, dx[i, y_i] = -(number of violated margins)/N.")
     check_close(dx, expected, f"svm_loss dx, N={n} C={c}", hint=hint)
 
