@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def copy_course(dest: Path, root: Path = REPO_ROOT) -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Generate the release and the private solutions, then run the solved notebooks."""
+    """Generate the release and the private solutions, run the solved notebooks, grade a few students."""
     from .fake_cifar import write_fake_cifar10
     from .generate import find_solution_leaks
     from .nbgrader_commands import run_nbgrader
@@ -49,7 +50,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     course = work / "course"
     course.mkdir(parents=True)
     copy_course(course)
-    _say(f"[1/4] course copied to {course}")
+    _say(f"[1/5] course copied to {course}")
 
     result = run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], cwd=course)
     if result.returncode != 0:
@@ -59,17 +60,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     release, solved = course / "release" / ASSIGNMENT, course / "solutions_private" / ASSIGNMENT
     stubs = sum(p.read_text().count("raise NotImplementedError()") for p in (release / "nnl").glob("*.py"))
     leaks = find_solution_leaks(course / "source" / ASSIGNMENT, release)
-    _say(f"[2/4] nbgrader generate_assignment {ASSIGNMENT}: release/{ASSIGNMENT} has {stubs} stubs in nnl/, "
+    _say(f"[2/5] nbgrader generate_assignment {ASSIGNMENT}: release/{ASSIGNMENT} has {stubs} stubs in nnl/, "
          f"{len(leaks)} solution lines leaked; solutions_private/{ASSIGNMENT} written")
 
     data_root = work / "data"
     cifar = write_fake_cifar10(data_root, images_per_batch=args.images_per_batch, test_images=args.images_per_batch)
-    _say(f"[3/4] CIFAR-10-format data set written to {cifar} (a small generated one: this machine cannot "
+    _say(f"[3/5] CIFAR-10-format data set written to {cifar} (a small generated one: this machine cannot "
          "download the real one; on a connected machine run `python utils/download_cifar10.py`)")
 
     env = {**os.environ, "CIFAR10_DIR": str(cifar)}
     env.pop("NBGRADER_EXECUTION", None)
-    _say("[4/4] running the solved notebooks top to bottom in a Jupyter kernel:")
+    _say("[4/5] running the solved notebooks top to bottom in a Jupyter kernel:")
     rows, failed = [], 0
     for notebook in sorted(solved.glob("*.ipynb")):
         run = run_notebook(notebook, cwd=solved, env=env)
@@ -86,7 +87,52 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _say(f"{'notebook':28} {'cells':>5} {'time':>7}  status")
     for name, cells, seconds, status in rows:
         _say(f"{name:28} {cells:>5} {seconds:>7}  {status}")
-    return 1 if failed or leaks else 0
+
+    submissions = _demo_submissions(work / "submissions", release, solved)
+    _say("")
+    _say(f"[5/5] grading {len(submissions)} students' submissions with the hidden suite "
+         "(python -m autograder grade, sandboxed):")
+    graded = 0
+    _say(f"  {'student':8} {'score':>7} {'time':>6}  first failing function: feedback")
+    for student, (folder, story) in submissions.items():
+        out = work / "results" / f"{student}.json"
+        result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder), "--json", str(out)],
+                                cwd=REPO_ROOT, capture_output=True, text=True)
+        if result.returncode != 0:
+            _say(f"  {student:8} grading FAILED: {result.stderr.strip()[-300:]}")
+            continue
+        graded += 1
+        report = json.loads(out.read_text())
+        failing = next((t for t in report["tests"] if t["status"] == "failed"), None)
+        worst = f"{failing['tags'][0]}: {_headline(failing['output'])}" if failing else "-"
+        _say(f"  {student:8} {report['score']:>7.1f} {report['execution_time']:>5.1f}s  {worst}")
+        _say(f"  {'':8} ({story}; results in {out.relative_to(work)})")
+    return 1 if failed or leaks or graded < len(submissions) else 0
+
+
+def _headline(feedback: str, width: int = 110) -> str:
+    """The most telling part of a feedback text: the named mistake if there is one, else its start."""
+    named = feedback.partition("Your outputs match a known mistake: ")[2]
+    text = f"known mistake: {named}" if named else feedback
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _demo_submissions(root: Path, release: Path, solved: Path) -> dict[str, tuple[Path, str]]:
+    """A few students' assignment folders, as nbgrader would collect them."""
+    from .mutations import load_catalogue, write_mutant
+    from .grade import suite_folder
+
+    root.mkdir(parents=True)
+    made = {"alice": (solved, "everything right (the private solutions)"),
+            "bob": (release, "handed in the blank release")}
+    carol = root / "carol"
+    shutil.copytree(release, carol)
+    for module in ("layers.py", "conv_layers.py", "cnn.py"):
+        shutil.copy(REPO_ROOT / "examples" / "seed_submission" / module, carol / "nnl" / module)
+    made["carol"] = (carol, "the seed's broken student code")
+    mistake = {m.name: m for m in load_catalogue(suite_folder(ASSIGNMENT))}["spatial_bn_no_transpose"]
+    made["dave"] = (write_mutant(solved, mistake, root / "dave"), f"all right but one mistake: {mistake.mistake}")
+    return made
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -150,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="generate the release and solutions in a scratch course, run the solved notebooks",
+    demo = sub.add_parser("demo", help="generate the release and solutions, run the solved notebooks, grade students",
                           description=cmd_demo.__doc__)
     demo.add_argument("--workdir", default=str(REPO_ROOT / "demo_out"),
                       help="scratch folder, replaced on each run (default: %(default)s)")

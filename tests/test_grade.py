@@ -11,7 +11,7 @@ from autograder.rubric import Rubric, RubricError
 from submissions import REPO, RELEASE, SOLVED, copy_of, grade_json, scores_by_tag
 
 SUITE = REPO / "autograder" / "suites" / "cnn"
-SEED_CODE = Path(__file__).parent / "fixtures" / "seed_submission"
+SEED_CODE = REPO / "examples" / "seed_submission"
 
 
 def run_grade(*args: str) -> subprocess.CompletedProcess:
