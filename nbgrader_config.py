@@ -4,7 +4,9 @@ Run nbgrader's commands from this folder; the kit's hooks are plugged in here.
 Every course knob lives in this one file.
 """
 import os
+from pathlib import Path
 
+from autograder.generate import files_with_solutions
 from autograder.nbgrader_hooks import after_generate_assignment
 
 c = get_config()  # noqa: F821 (provided by nbgrader's config loader)
@@ -32,3 +34,14 @@ c.ClearSolutions.end_solution_delimeter = "END SOLUTION"
 # nbgrader copies .py files unchanged; this hook stubs them, ships utils/ and
 # writes solutions_private/. It fails loudly (and removes the release) on error.
 c.GenerateAssignment.post_convert_hook = after_generate_assignment
+
+# --- what autograde must leave alone ---------------------------------------------
+# `nbgrader autograde` copies every non-notebook file of source/<assignment> over
+# the student's copy. The modules students write (those with solution regions)
+# must keep the student's version, or autograde would grade the solution.
+# Provided modules (fast_layers.py, *_utils.py) are restored from the source.
+SOURCE = os.path.join(HERE, "source")
+c.Autograde.exclude_overwriting = {
+    assignment: files_with_solutions(Path(SOURCE, assignment))
+    for assignment in sorted(os.listdir(SOURCE)) if os.path.isdir(os.path.join(SOURCE, assignment))
+}

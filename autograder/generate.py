@@ -117,6 +117,26 @@ def copy_course_utils(a: Assignment) -> None:
     _copy_utils(a, a.release)
 
 
+def files_with_solutions(source: Path, ignore=DEFAULT_IGNORE, begin: str = BEGIN, end: str = END) -> list[str]:
+    """The non-notebook files of ``source`` that hold solution regions: the files students write.
+
+    ``nbgrader autograde`` copies every non-notebook file of the source over the student's
+    unless ``Autograde.exclude_overwriting`` lists it; these must be listed, or autograde
+    would grade the solution instead of the student's code.
+
+    Returns
+    -------
+    list of str
+        Paths relative to ``source``, sorted.
+    """
+    found = []
+    for path in _files(source, ignore):
+        if path.suffix == ".py" and find_regions(path.read_text(), name=str(path),
+                                                                               begin=begin, end=end):
+            found.append(str(path.relative_to(source)))
+    return found
+
+
 def solution_lines(source: Path, ignore=DEFAULT_IGNORE, begin: str = BEGIN, end: str = END) -> dict[str, str]:
     """Map each telling solution line of ``source`` to where it comes from.
 
