@@ -6,7 +6,7 @@ Every course knob lives in this one file.
 import os
 from pathlib import Path
 
-from autograder.generate import files_with_solutions
+from autograder.generate import files_students_write
 from autograder.nbgrader_hooks import after_generate_assignment
 
 c = get_config()  # noqa: F821 (provided by nbgrader's config loader)
@@ -42,6 +42,6 @@ c.GenerateAssignment.post_convert_hook = after_generate_assignment
 # Provided modules (fast_layers.py, *_utils.py) are restored from the source.
 SOURCE = os.path.join(HERE, "source")
 c.Autograde.exclude_overwriting = {
-    assignment: files_with_solutions(Path(SOURCE, assignment))
+    assignment: files_students_write(Path(SOURCE, assignment))
     for assignment in sorted(os.listdir(SOURCE)) if os.path.isdir(os.path.join(SOURCE, assignment))
 }

@@ -117,24 +117,25 @@ def copy_course_utils(a: Assignment) -> None:
     _copy_utils(a, a.release)
 
 
-def files_with_solutions(source: Path, ignore=DEFAULT_IGNORE, begin: str = BEGIN, end: str = END) -> list[str]:
-    """The non-notebook files of ``source`` that hold solution regions: the files students write.
+def files_students_write(source: Path, ignore=DEFAULT_IGNORE, begin: str = BEGIN) -> list[str]:
+    """The ``.py`` files of ``source`` that hold solution regions: the files students write.
 
     ``nbgrader autograde`` copies every non-notebook file of the source over the student's
     unless ``Autograde.exclude_overwriting`` lists it; these must be listed, or autograde
     would grade the solution instead of the student's code.
+
+    This runs while nbgrader loads its configuration, where an exception would make
+    nbgrader skip the whole configuration file (hooks included) with a mere log line.
+    So it never parses the regions (malformed markers are the generation hook's to
+    refuse, loudly): a file counts when any of its lines contains the begin delimiter.
 
     Returns
     -------
     list of str
         Paths relative to ``source``, sorted.
     """
-    found = []
-    for path in _files(source, ignore):
-        if path.suffix == ".py" and find_regions(path.read_text(), name=str(path),
-                                                                               begin=begin, end=end):
-            found.append(str(path.relative_to(source)))
-    return found
+    return [str(path.relative_to(source)) for path in _files(source, ignore, ".py")
+            if begin in path.read_text(errors="replace")]
 
 
 def solution_lines(source: Path, ignore=DEFAULT_IGNORE, begin: str = BEGIN, end: str = END) -> dict[str, str]:
