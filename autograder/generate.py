@@ -11,7 +11,10 @@ their preprocessors:
 2. :func:`copy_course_utils`: the course's ``utils/`` goes beside ``nnl/``.
 3. :func:`refuse_solution_leaks`: no telling line of any solution region may
    appear anywhere in the release.
-4. :func:`write_private_solutions`: the solved copy of the whole assignment
+4. :func:`check_score_cells`: every function of the hidden suite's rubric has
+   one score cell with the rubric's points, and no other autograded test cell
+   (see :mod:`autograder.score_cells`).
+5. :func:`write_private_solutions`: the solved copy of the whole assignment
    folder, as a student who got everything right would submit it.
 
 Any failing step raises; the nbgrader hook (:mod:`autograder.nbgrader_hooks`)
@@ -257,10 +260,24 @@ def write_private_solutions(a: Assignment) -> None:
         raise
 
 
+def check_score_cells(a: Assignment) -> None:
+    """Fail unless the released notebooks' score cells match the hidden suite's rubric."""
+    from .grade import GradingError, suite_folder
+    from .rubric import Rubric, RubricError
+    from .score_cells import ScoreCellError, find_score_cells
+
+    try:
+        rubric = Rubric.load(suite_folder(a.source.name) / "rubric.toml")
+        find_score_cells(a.release, rubric)
+    except (GradingError, RubricError, ScoreCellError) as err:
+        raise GenerationError(f"score cells of {a.release}: {err}") from err
+
+
 RELEASE_STEPS = [
     stub_python_modules,
     copy_course_utils,
     refuse_solution_leaks,
+    check_score_cells,
     write_private_solutions,
 ]
 

@@ -1,0 +1,366 @@
+"""``nbgrader autograde`` with the hidden suites as the grades of record.
+
+``nbgrader_config.py`` calls :func:`install`, which makes ``nbgrader autograde``
+(and formgrader's autograde button) use :class:`KitAutograde`, a subclass of
+nbgrader's ``Autograde`` converter. Per collected submission it:
+
+1. makes the submission gradable (:mod:`autograder.submission_repair`): unreadable
+   or missing notebooks, outside symlinks and huge files, each fix noted;
+2. lets nbgrader sanitize the notebooks as usual (outputs cleared, locked and
+   deleted grade cells restored from the gradebook);
+3. runs the hidden suite on the autograded copy with ``python -m autograder grade``
+   in a child process, student code inside the sandbox;
+4. instead of executing the notebooks (student code would run with the
+   instructor's rights and could read the gradebook), :class:`ScoreCells` writes
+   each function's score into its score cell's output as ``float(...)``, with
+   the failing checks' diagnostics printed above it, and nbgrader's own
+   ``SaveAutoGrades`` records it in the gradebook;
+5. marks the submission finished. A run killed half-way leaves no mark, and the
+   next ``nbgrader autograde`` grades that submission again instead of skipping it.
+
+A grader failure raises inside nbgrader's per-submission ``try``: nbgrader logs
+it, moves on to the next student, and exits 1 at the end; the student's score
+cells are set to 0 and flagged for manual review, never left at full marks.
+"""
+from __future__ import annotations
+
+import glob
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbformat import v4
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.converters.autograde import Autograde
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
+                                    IgnorePattern, LimitOutput, NbGraderPreprocessor, OverwriteCells,
+                                    OverwriteKernelspec, SaveAutoGrades)
+from nbgrader.utils import rmtree
+from traitlets import Float, List
+
+from .score_cells import function_of, is_autograded_test, PREFIX
+from .submission_repair import DEFAULT_MAX_FILE_BYTES, prepare_submission, read_notes
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MAX_LISTED_FAILURES = 6
+
+
+class SuiteFailed(RuntimeError):
+    """The hidden suite could not grade a submission; the message says why (no credit is given)."""
+
+
+@dataclass
+class FunctionScore:
+    """The hidden suite's verdict on one graded function.
+
+    Attributes
+    ----------
+    score, max_score : float
+    passed, total : int
+        Tests passed, tests run.
+    failures : list of (str, str)
+        ``(test name, feedback)`` of each failed test.
+    """
+
+    score: float
+    max_score: float
+    passed: int
+    total: int
+    failures: list
+
+    def report(self, name: str) -> str:
+        """What the student reads above the score: the tally and the failing checks."""
+        lines = [f"{name}: {self.score:.4g} of {self.max_score:g} points "
+                 f"({self.passed} of {self.total} checks passed)"]
+        for test, output in self.failures[:MAX_LISTED_FAILURES]:
+            detail = " ".join(output.split())[:400]
+            lines.append(f"  failed {test}: {detail}")
+        if len(self.failures) > MAX_LISTED_FAILURES:
+            lines.append(f"  ... and {len(self.failures) - MAX_LISTED_FAILURES} more failed checks")
+        return "\n".join(lines) + "\n"
+
+
+@dataclass
+class SubmissionScores:
+    """What the kit found for one submission: per-function scores and the repair notes."""
+
+    functions: dict
+    notes: list
+    isolation: str
+
+
+# (assignment, student) -> SubmissionScores, filled by KitAutograde.init_assignment
+# and read by ScoreCells in the same process.
+GRADED: dict[tuple[str, str], SubmissionScores] = {}
+
+
+def scores_by_function(results: dict) -> dict[str, FunctionScore]:
+    """Sum a Gradescope-format results dict per graded function (each test's first tag)."""
+    functions: dict[str, FunctionScore] = {}
+    for test in results.get("tests", []):
+        name = test["tags"][0]
+        entry = functions.setdefault(name, FunctionScore(0.0, 0.0, 0, 0, []))
+        entry.score += float(test["score"])
+        entry.max_score += float(test["max_score"])
+        entry.total += 1
+        if test.get("status") == "passed":
+            entry.passed += 1
+        else:
+            test_name = test["name"].split(": ", 1)[-1]
+            entry.failures.append((test_name, test.get("output", "")))
+    return functions
+
+
+def run_hidden_suite(folder: Path, assignment: str, timeout: float) -> dict:
+    """Grade ``folder`` with ``python -m autograder grade`` in a child process.
+
+    Returns
+    -------
+    dict
+        The Gradescope-format results.
+
+    Raises
+    ------
+    SuiteFailed
+        When the grader exits non-zero, times out or writes no results.
+    """
+    with tempfile.TemporaryDirectory(prefix="kit-grade-") as tmp:
+        out = Path(tmp) / "results.json"
+        cmd = [sys.executable, "-m", "autograder", "grade", str(folder), "--assignment", assignment,
+               "--json", str(out)]
+        try:
+            proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise SuiteFailed(f"the hidden suite did not finish grading {folder} within {timeout:g} s")
+        if proc.returncode != 0 or not out.is_file():
+            tail = (proc.stderr or proc.stdout).strip()[-2000:]
+            raise SuiteFailed(f"the hidden suite could not grade {folder} (exit {proc.returncode}): {tail}")
+        return json.loads(out.read_text())
+
+
+def _score_text(score: float, points: float) -> str:
+    """``float`` text nbgrader parses; never above the cell's points (that would fail the submission)."""
+    return repr(float(min(round(score, 6), points)))
+
+
+def notes_cell(notes: list[str]):
+    """A markdown cell listing the repair notes, student-provided names escaped."""
+    items = "\n".join(f"- {html.escape(note)}" for note in notes)
+    cell = v4.new_markdown_cell(f"**Notes from grading your submission**\n\n{items}")
+    cell.metadata["kit_notes"] = True
+    return cell
+
+
+class RestoreGradeFlags(NbGraderPreprocessor):
+    """Put back the nbgrader flags (grade, solution, task, locked, points) a student edited.
+
+    nbgrader's ``OverwriteCells`` restores a locked cell's source but not its
+    ``grade`` flag, and then fails the whole submission with "Inconsistent
+    checksums". Run before it, this resets the flags of every cell whose
+    ``grade_id`` the gradebook knows to the released values.
+    """
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gb:
+            notebook = gb.find_notebook(info["notebook"], info["assignment"])
+            source = {cell.name: cell for cell in notebook.source_cells}
+            points = {cell.name: float(cell.max_score) for cell in notebook.grade_cells}
+            solutions = {cell.name for cell in notebook.solution_cells}
+            tasks = {cell.name for cell in notebook.task_cells}
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader")
+            if not isinstance(meta, dict) or meta.get("grade_id") not in source:
+                continue
+            name = meta["grade_id"]
+            restored = {"grade": name in points, "solution": name in solutions, "task": name in tasks,
+                        "locked": bool(source[name].locked)}
+            if name in points:
+                restored["points"] = points[name]
+            else:
+                meta.pop("points", None)
+            changed = {key: meta.get(key) for key, value in restored.items() if meta.get(key) != value}
+            if changed:
+                self.log.warning("%s/%s: cell %s had its nbgrader flags changed (%s); restored",
+                                 info["student"], info["notebook"], name, changed)
+            meta.update(restored)
+        return nb, resources
+
+
+class ScoreCells(NbGraderPreprocessor):
+    """Write the hidden suite's per-function scores into the score cells; execute nothing.
+
+    Each score cell (``grade_id`` ``score_<function>``) gets two outputs: the
+    diagnostics on stdout and the score as an ``execute_result`` whose text is a
+    plain ``float``. Any other autograded test cell is refused: without execution
+    nbgrader would give it full points.
+    """
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        key = (info["assignment"], info["student"])
+        scores = GRADED.get(key)
+        if scores is None:
+            raise SuiteFailed(f"{info['student']}/{info['assignment']}: the hidden suite did not run; no score given")
+        for cell in nb.cells:
+            if not is_autograded_test(cell):
+                continue
+            function = function_of(cell)
+            where = f"{info['student']}/{info['assignment']}/{info['notebook']}.ipynb"
+            if function is None:
+                raise SuiteFailed(f"{where}: grade cell {cell.metadata.nbgrader.get('grade_id')!r} is not a score "
+                                  f"cell ({PREFIX}<function>); the kit does not execute notebook tests")
+            verdict = scores.functions.get(function)
+            if verdict is None:
+                raise SuiteFailed(f"{where}: the hidden suite has no tests for {function!r}")
+            points = float(cell.metadata.nbgrader["points"])
+            if abs(points - verdict.max_score) > 1e-6:
+                raise SuiteFailed(f"{where}: score cell {function!r} is worth {points:g} points in the gradebook, "
+                                  f"the rubric gives {verdict.max_score:g}")
+            cell.execution_count = None
+            cell.outputs = [
+                v4.new_output("stream", name="stdout", text=verdict.report(function)),
+                v4.new_output("execute_result", data={"text/plain": _score_text(verdict.score, points)},
+                              execution_count=None),
+            ]
+        if scores.notes:
+            nb.cells.insert(0, notes_cell(scores.notes))
+        return nb, resources
+
+
+def _zero_score_cells(db_url: str, course_id: str, assignment: str, student: str) -> None:
+    """Give every score cell of a submission 0, flagged for review (after a grader failure)."""
+    with Gradebook(db_url, course_id) as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                if grade.name.startswith(PREFIX):
+                    grade.auto_score = 0
+                    grade.needs_manual_grade = True
+        gb.db.commit()
+
+
+class KitAutograde(Autograde):
+    """nbgrader's ``Autograde`` converter, grading with the hidden suites (see the module doc)."""
+
+    sanitize_preprocessors = List([
+        ClearOutput,
+        DeduplicateIds,
+        OverwriteKernelspec,
+        RestoreGradeFlags,
+        OverwriteCells,
+        CheckCellMetadata,
+    ]).tag(config=True)
+
+    autograde_preprocessors = List([
+        ScoreCells,
+        IgnorePattern,
+        ClearMetadataPreprocessor,
+        LimitOutput,
+        SaveAutoGrades,
+        AssignLatePenalties,
+        CheckCellMetadata,
+    ]).tag(config=True)
+
+    grading_timeout = Float(
+        900.0, help="Seconds the hidden suite may take on one submission before it counts as a grader failure.",
+    ).tag(config=True)
+
+    max_file_mb = Float(
+        DEFAULT_MAX_FILE_BYTES / 2**20,
+        help="Submitted files above this size (MiB) are moved to the course's quarantine folder, not graded.",
+    ).tag(config=True)
+
+    # -- paths -------------------------------------------------------------------------------
+    def _stamp(self, assignment_id: str, student_id: str) -> Path:
+        """The mark of a finished autograde, beside (not inside) the autograded folder."""
+        dest = Path(self.coursedir.format_path(self.coursedir.autograded_directory, student_id, assignment_id))
+        return dest.parent / f".{dest.name}.autograded"
+
+    def _student_modules(self, assignment_id: str) -> list[str]:
+        return list(self.exclude_overwriting.get(assignment_id, []))
+
+    # -- 1. repair every submission before nbgrader looks for notebooks ----------------------
+    def init_notebooks(self) -> None:
+        pattern = self._format_source(self.coursedir.assignment_id, self.coursedir.student_id)
+        regexp = self._format_source("(?P<assignment_id>.*)", "(?P<student_id>.*)", escape=True)
+        for folder in sorted(glob.glob(pattern)):
+            match = re.match(regexp, folder)
+            if not os.path.isdir(folder) or match is None:
+                continue
+            assignment_id, student_id = match.group("assignment_id"), match.group("student_id")
+            if student_id in (self.coursedir.student_id_exclude or "").split(","):
+                continue
+            release = self.coursedir.format_path(self.coursedir.release_directory, ".", assignment_id)
+            quarantine = Path(self.coursedir.root, "quarantine", student_id, assignment_id)
+            notes = prepare_submission(Path(folder), Path(release), quarantine,
+                                       self._student_modules(assignment_id), int(self.max_file_mb * 2**20))
+            for note in notes:
+                self.log.warning("%s/%s: %s", student_id, assignment_id, note)
+        super().init_notebooks()
+
+    # -- 5. resume: an autograded folder without its finish mark is graded again --------------
+    def init_destination(self, assignment_id: str, student_id: str) -> bool:
+        dest = os.path.normpath(self._format_dest(assignment_id, student_id))
+        excluded = student_id in (self.coursedir.student_id_exclude or "").split(",")
+        if not excluded and os.path.exists(dest) and not self._stamp(assignment_id, student_id).exists():
+            self.log.warning("%s: an earlier autograde did not finish (interrupted?); grading it again", dest)
+            rmtree(dest)
+        return super().init_destination(assignment_id, student_id)
+
+    # -- 3. grade the autograded copy with the hidden suite ----------------------------------
+    def init_assignment(self, assignment_id: str, student_id: str) -> None:
+        self._stamp(assignment_id, student_id).unlink(missing_ok=True)
+        GRADED.pop((assignment_id, student_id), None)
+        super().init_assignment(assignment_id, student_id)
+        dest = Path(self._format_dest(assignment_id, student_id))
+        source = Path(self._format_source(assignment_id, student_id))
+        self.log.info("Grading %s with the hidden suite of %r", dest, assignment_id)
+        try:
+            results = run_hidden_suite(dest, assignment_id, self.grading_timeout)
+        except SuiteFailed:
+            self._no_credit(assignment_id, student_id)
+            raise
+        isolation = results.get("extra_data", {}).get("isolation", "unknown")
+        if isolation != "bubblewrap":
+            self.log.warning("%s: student code ran with isolation %r, not bubblewrap", dest, isolation)
+        GRADED[(assignment_id, student_id)] = SubmissionScores(
+            scores_by_function(results), read_notes(source), isolation)
+        self.log.info("%s/%s: hidden suite score %s", student_id, assignment_id, results.get("score"))
+
+    # -- 4. score cells: a failure gives no credit ---------------------------------------------
+    def _no_credit(self, assignment_id: str, student_id: str) -> None:
+        _zero_score_cells(self.coursedir.db_url, self.coursedir.course_id, assignment_id, student_id)
+
+    def convert_single_notebook(self, notebook_filename: str) -> None:
+        try:
+            super().convert_single_notebook(notebook_filename)
+        except SuiteFailed:
+            match = re.match(self._format_source("(?P<assignment_id>.*)", "(?P<student_id>.*)", escape=True),
+                             os.path.dirname(notebook_filename))
+            if match is not None:
+                self._no_credit(match.group("assignment_id"), match.group("student_id"))
+            raise
+
+    # -- 5. mark the submission finished -----------------------------------------------------
+    def set_permissions(self, assignment_id: str, student_id: str) -> None:
+        super().set_permissions(assignment_id, student_id)
+        GRADED.pop((assignment_id, student_id), None)
+        self._stamp(assignment_id, student_id).write_text("finished\n")
+
+
+def install() -> None:
+    """Make ``nbgrader autograde`` (command line and formgrader) use :class:`KitAutograde`."""
+    import nbgrader.apps.autogradeapp as autogradeapp
+
+    autogradeapp.Autograde = KitAutograde

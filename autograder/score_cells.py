@@ -1,0 +1,141 @@
+"""Score cells: the notebook grade cells that carry the hidden suite's per-function scores.
+
+Every graded function of the rubric has exactly one *score cell* in the
+assignment's notebooks: a locked nbgrader grade cell (``grade_id``
+``score_<function>``, ``points`` equal to the rubric's) whose code does nothing
+when a student runs it. At ``nbgrader autograde`` time the kit never executes
+it: `autograder.nbgrader_autograde` writes the hidden suite's score into its
+output as ``float(...)``, which nbgrader's gradebook records. If autograde ever
+ran without the kit, the cell's assertion fails and nbgrader scores it 0:
+never a silent full score.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from .rubric import Rubric
+
+PREFIX = "score_"
+
+CELL_SOURCE = '''\
+# Scored after you submit, by the course's hidden tests of `{name}` ({path}).
+# Your score and what the tests found appear under this cell in your feedback.
+import os
+assert os.environ.get("NBGRADER_EXECUTION") != "autograde", \\
+    "this course's autograde needs the course kit's nbgrader_config.py (see its README)"'''
+
+
+class ScoreCellError(ValueError):
+    """The notebooks' score cells disagree with the rubric; the message names the notebook and cell."""
+
+
+@dataclass(frozen=True)
+class ScoreCell:
+    """Where one graded function's score cell is.
+
+    Attributes
+    ----------
+    function : str
+        The graded function or class (``conv_forward_naive``).
+    notebook : str
+        The notebook's file name (``ConvolutionalLayers.ipynb``).
+    points : float
+        The cell's points, as nbgrader records them.
+    """
+
+    function: str
+    notebook: str
+    points: float
+
+
+def grade_id(function: str) -> str:
+    """The nbgrader ``grade_id`` of ``function``'s score cell."""
+    return PREFIX + function
+
+
+def function_of(cell) -> str | None:
+    """The graded function a notebook cell scores, or None when it is not a score cell."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    gid = meta.get("grade_id", "")
+    if cell.get("cell_type") == "code" and meta.get("grade") and gid.startswith(PREFIX):
+        return gid[len(PREFIX):]
+    return None
+
+
+def is_autograded_test(cell) -> bool:
+    """True for a code grade cell without a solution: nbgrader would score it by running it."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def new_score_cell(function: str, module: str, points: float) -> nbformat.NotebookNode:
+    """A fresh score cell for ``function`` of ``module`` (``nnl.conv_layers``) worth ``points``."""
+    path = module.replace(".", "/") + ".py"
+    cell = nbformat.v4.new_code_cell(CELL_SOURCE.format(name=function, path=path))
+    cell.metadata["nbgrader"] = {
+        "grade": True, "solution": False, "locked": True, "task": False,
+        "grade_id": grade_id(function), "points": points, "schema_version": 3,
+    }
+    cell.metadata["editable"] = False
+    cell.metadata["deletable"] = False
+    return cell
+
+
+def find_score_cells(folder: Path, rubric: Rubric) -> dict[str, ScoreCell]:
+    """Check the score cells of the notebooks in ``folder`` against ``rubric``.
+
+    Inputs
+    ------
+    folder : Path
+        An assignment folder (``source/cnn``) with its notebooks.
+    rubric : Rubric
+
+    Returns
+    -------
+    dict of str to ScoreCell
+        One per rubric function.
+
+    Raises
+    ------
+    ScoreCellError
+        When a function has no score cell or two, a cell's points differ from the rubric's,
+        a score cell names a function the rubric does not know, or a notebook holds another
+        autograded test cell (the kit does not execute notebooks at autograde time, so
+        nbgrader would give such a cell full points).
+    """
+    found: dict[str, ScoreCell] = {}
+    problems: list[str] = []
+    for path in sorted(Path(folder).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for index, cell in enumerate(nb.cells):
+            if not is_autograded_test(cell):
+                continue
+            where = f"{path.name}, cell {index}"
+            function = function_of(cell)
+            if function is None:
+                problems.append(f"{where}: autograded test cell "
+                                f"{cell.metadata['nbgrader'].get('grade_id')!r} is not a score cell "
+                                f"(grade_id '{PREFIX}<function>'); the kit grades functions with the hidden suites")
+                continue
+            if function not in rubric.functions:
+                problems.append(f"{where}: score cell for {function!r}, which {rubric.path.name} does not grade")
+                continue
+            if function in found:
+                problems.append(f"{where}: a second score cell for {function!r} "
+                                f"(the first is in {found[function].notebook})")
+                continue
+            points = float(cell.metadata["nbgrader"].get("points", 0))
+            if abs(points - rubric.functions[function].points) > 1e-9:
+                problems.append(f"{where}: score cell for {function!r} has {points:g} points, "
+                                f"{rubric.path.name} gives {rubric.functions[function].points:g}")
+            found[function] = ScoreCell(function, path.name, points)
+    missing = sorted(set(rubric.functions) - set(found))
+    if missing:
+        problems.append(f"{folder}: no score cell for {', '.join(missing)} "
+                        f"(add one with grade_id '{PREFIX}<function>' and the rubric's points)")
+    if problems:
+        raise ScoreCellError("; ".join(problems))
+    return found
