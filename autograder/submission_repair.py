@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -88,16 +89,32 @@ def quarantine_large_files(folder: Path, quarantine: Path, max_bytes: int) -> li
 def _read_notebook(path: Path):
     """``(notebook, problem)``: the notebook when valid (problem None), else what is wrong."""
     try:
-        nb = nbformat.read(path, as_version=4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nb = nbformat.read(path, as_version=4)
     except (json.JSONDecodeError, UnicodeDecodeError, nbformat.reader.NotJSONError) as err:
         return None, f"is not valid JSON ({str(err).splitlines()[0][:120]})"
     except Exception as err:  # nbformat raises several kinds on a JSON that is not a notebook
         return None, f"is not a Jupyter notebook ({type(err).__name__}: {str(err).splitlines()[0][:120]})"
+    if nb.get("nbformat_minor", 0) >= 5 and any("id" not in cell for cell in nb.get("cells", [])):
+        return nb, "has cells without an id"
     try:
-        nbformat.validate(nb)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nbformat.validate(nb)
     except nbformat.ValidationError as err:
         return nb, f"fails notebook validation ({err.message[:120]})"
     return nb, None
+
+
+def _valid(nb) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", nbformat.validator.MissingIDFieldWarning)
+            nbformat.validate(nb)
+    except (nbformat.ValidationError, nbformat.validator.MissingIDFieldWarning):
+        return False
+    return True
 
 
 def repair_notebooks(folder: Path, release: Path) -> list[str]:
@@ -114,13 +131,11 @@ def repair_notebooks(folder: Path, release: Path) -> list[str]:
         if problem is None:
             continue
         if nb is not None:
-            _, repaired = nbformat.validator.normalize(nb)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _, repaired = nbformat.validator.normalize(nb)
             repaired = nbformat.from_dict(repaired)
-            try:
-                nbformat.validate(repaired)
-            except nbformat.ValidationError:
-                pass
-            else:
+            if _valid(repaired):
                 shutil.copyfile(path, path.with_name(path.name + ".original"))
                 nbformat.write(repaired, path)
                 notes.append(f"{released.name} {problem}; it was repaired (your original is kept as "

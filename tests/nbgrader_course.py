@@ -5,7 +5,6 @@ folder for the instructor and from a student's home folder for the student.
 """
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -117,6 +116,6 @@ def cell_index(nb, grade_id: str) -> int:
 
 def score_cell_outputs(notebook: Path) -> dict[str, list]:
     """``{grade_id: outputs}`` of the score cells of an autograded notebook."""
-    nb = json.loads(notebook.read_text())
-    return {cell["metadata"]["nbgrader"]["grade_id"]: cell.get("outputs", []) for cell in nb["cells"]
-            if cell["metadata"].get("nbgrader", {}).get("grade_id", "").startswith("score_")}
+    nb = nbformat.read(notebook, as_version=4)
+    return {cell.metadata.nbgrader.grade_id: cell.get("outputs", []) for cell in nb.cells
+            if cell.metadata.get("nbgrader", {}).get("grade_id", "").startswith("score_")}
