@@ -261,15 +261,26 @@ def write_private_solutions(a: Assignment) -> None:
 
 
 def check_score_cells(a: Assignment) -> None:
-    """Fail unless the released notebooks' score cells match the hidden suite's rubric."""
+    """Fail unless the released notebooks' score cells match the hidden suite's rubric.
+
+    An assignment without a hidden suite may have no autograded cells at all: the kit's
+    autograde does not execute notebooks, so nbgrader would give such cells full points.
+    """
     from .grade import GradingError, suite_folder
     from .rubric import Rubric, RubricError
-    from .score_cells import ScoreCellError, find_score_cells
+    from .score_cells import ScoreCellError, autograded_cells, find_score_cells
 
     try:
-        rubric = Rubric.load(suite_folder(a.source.name) / "rubric.toml")
-        find_score_cells(a.release, rubric)
-    except (GradingError, RubricError, ScoreCellError) as err:
+        suite = suite_folder(a.source.name)
+    except GradingError:
+        cells = autograded_cells(a.release)
+        if cells:
+            raise GenerationError(f"{a.release}: autograded cells but no hidden suite "
+                                  f"autograder/suites/{a.source.name} to score them: {'; '.join(cells)}") from None
+        return
+    try:
+        find_score_cells(a.release, Rubric.load(suite / "rubric.toml"))
+    except (RubricError, ScoreCellError) as err:
         raise GenerationError(f"score cells of {a.release}: {err}") from err
 
 

@@ -84,6 +84,13 @@ def new_score_cell(function: str, module: str, points: float) -> nbformat.Notebo
     return cell
 
 
+def autograded_cells(folder: Path) -> list[str]:
+    """``"<notebook>, cell <index> (<grade_id>)"`` for each autograded test cell of the notebooks in ``folder``."""
+    return [f"{path.name}, cell {index} ({cell.metadata['nbgrader'].get('grade_id')})"
+            for path in sorted(Path(folder).glob("*.ipynb"))
+            for index, cell in enumerate(nbformat.read(path, as_version=4).cells) if is_autograded_test(cell)]
+
+
 def find_score_cells(folder: Path, rubric: Rubric) -> dict[str, ScoreCell]:
     """Check the score cells of the notebooks in ``folder`` against ``rubric``.
 

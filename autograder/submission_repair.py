@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -107,6 +108,25 @@ def _read_notebook(path: Path):
     return nb, None
 
 
+CELL_ID = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
+
+
+def _with_fresh_cell_ids(nb):
+    """``nb`` with a new id for every cell whose id is missing, malformed or repeated."""
+    seen = set()
+    for index, cell in enumerate(nb.get("cells", [])):
+        if not isinstance(cell, dict):
+            continue
+        cell_id = cell.get("id")
+        if not isinstance(cell_id, str) or not CELL_ID.match(cell_id) or cell_id in seen:
+            cell_id = f"repaired-{index}"
+            while cell_id in seen:
+                cell_id += "-x"
+            cell["id"] = cell_id
+        seen.add(cell_id)
+    return nb
+
+
 def _valid(nb) -> bool:
     try:
         with warnings.catch_warnings():
@@ -134,7 +154,7 @@ def repair_notebooks(folder: Path, release: Path) -> list[str]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 _, repaired = nbformat.validator.normalize(nb)
-            repaired = nbformat.from_dict(repaired)
+            repaired = _with_fresh_cell_ids(nbformat.from_dict(repaired))
             if _valid(repaired):
                 shutil.copyfile(path, path.with_name(path.name + ".original"))
                 nbformat.write(repaired, path)

@@ -21,6 +21,7 @@ from autograder.generate import find_solution_leaks
 from autograder.nbgrader_commands import run_nbgrader
 
 REPO = Path(__file__).resolve().parents[1]
+TINY = "tiny"  # an assignment without a hidden suite
 
 TINY_MODULE = textwrap.dedent('''\
     import numpy as np
@@ -38,9 +39,9 @@ TINY_MODULE = textwrap.dedent('''\
 ''')
 
 
-def run_generate(course: Path, *extra: str) -> subprocess.CompletedProcess:
+def run_generate(course: Path, *extra: str, assignment: str = TINY) -> subprocess.CompletedProcess:
     """Run the instructor's ordinary command in ``course``."""
-    return run_nbgrader(["generate_assignment", "cnn", "--force", *extra], cwd=course, timeout=300)
+    return run_nbgrader(["generate_assignment", assignment, "--force", *extra], cwd=course, timeout=300)
 
 
 def tiny_notebook() -> nbformat.NotebookNode:
@@ -60,11 +61,11 @@ def tiny_notebook() -> nbformat.NotebookNode:
 def tiny_course(tmp_path):
     """A course with this repository's nbgrader_config.py, one module, one notebook, one utility."""
     shutil.copy(REPO / "nbgrader_config.py", tmp_path)
-    nnl = tmp_path / "source" / "cnn" / "nnl"
+    nnl = tmp_path / "source" / TINY / "nnl"
     nnl.mkdir(parents=True)
     (nnl / "__init__.py").write_text('"""The layers."""\n')
     (nnl / "relu.py").write_text(TINY_MODULE)
-    nbformat.write(tiny_notebook(), tmp_path / "source" / "cnn" / "Relu.ipynb")
+    nbformat.write(tiny_notebook(), tmp_path / "source" / TINY / "Relu.ipynb")
     (tmp_path / "utils" / "datasets").mkdir(parents=True)
     (tmp_path / "utils" / "gradient_check.py").write_text("def rel_error(x, y):\n    return 0.0\n")
     (tmp_path / "utils" / "datasets" / "big.bin").write_bytes(b"\0" * 10)
@@ -76,7 +77,7 @@ def test_python_modules_are_released_as_stubs(tiny_course):
     """Does the release's .py keep docstring and template but lose the solution?"""
     result = run_generate(tiny_course)
     assert result.returncode == 0, result.stderr
-    released = (tiny_course / "release" / "cnn" / "nnl" / "relu.py").read_text()
+    released = (tiny_course / "release" / TINY / "nnl" / "relu.py").read_text()
     assert "np.maximum" not in released and "SOLUTION" not in released
     assert "- x: Inputs, of any shape" in released
     assert "    # YOUR CODE HERE\n    raise NotImplementedError()\n    return out, x" in released
@@ -88,7 +89,7 @@ def test_released_stub_imports_and_raises_not_implemented(tiny_course):
     assert run_generate(tiny_course).returncode == 0
     probe = ("from nnl.relu import relu_forward\n"
              "try:\n    relu_forward(1.0)\nexcept NotImplementedError:\n    print('stub')\n")
-    out = subprocess.run([sys.executable, "-c", probe], cwd=tiny_course / "release" / "cnn",
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tiny_course / "release" / TINY,
                          capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "stub", out.stderr
 
@@ -97,7 +98,7 @@ def test_released_stub_imports_and_raises_not_implemented(tiny_course):
 def test_private_solutions_are_a_solved_runnable_copy(tiny_course):
     """Does solutions_private/cnn hold solved modules, filled answers, utils, and no markers?"""
     assert run_generate(tiny_course).returncode == 0
-    solved = tiny_course / "solutions_private" / "cnn"
+    solved = tiny_course / "solutions_private" / TINY
     module = (solved / "nnl" / "relu.py").read_text()
     assert "out = np.maximum(0, x)  # the solution" in module and "SOLUTION" not in module
     nb = nbformat.read(solved / "Relu.ipynb", as_version=4)
@@ -114,7 +115,7 @@ def test_private_solutions_are_a_solved_runnable_copy(tiny_course):
 def test_release_answers_are_stubbed_and_utils_shipped_without_data(tiny_course):
     """Do released notebooks say YOUR ANSWER HERE, and does utils/ ship without datasets/?"""
     assert run_generate(tiny_course).returncode == 0
-    release = tiny_course / "release" / "cnn"
+    release = tiny_course / "release" / TINY
     nb = nbformat.read(release / "Relu.ipynb", as_version=4)
     assert next(c for c in nb.cells if c.id == "why").source == "Why?\nYOUR ANSWER HERE"
     assert (release / "utils" / "gradient_check.py").exists()
@@ -129,32 +130,32 @@ def test_release_answers_are_stubbed_and_utils_shipped_without_data(tiny_course)
 def test_broken_markers_fail_loudly_and_remove_the_release(tiny_course, broken, complaint):
     """Does a bad marker stop nbgrader with an error, leaving no release and the old solutions?"""
     assert run_generate(tiny_course).returncode == 0
-    old_solution = (tiny_course / "solutions_private" / "cnn" / "nnl" / "relu.py").read_text()
-    module = tiny_course / "source" / "cnn" / "nnl" / "relu.py"
+    old_solution = (tiny_course / "solutions_private" / TINY / "nnl" / "relu.py").read_text()
+    module = tiny_course / "source" / TINY / "nnl" / "relu.py"
     module.write_text(module.read_text() + broken)
     result = run_generate(tiny_course)
     assert result.returncode != 0
     assert complaint in result.stderr and "relu.py" in result.stderr
     assert "release removed" in result.stderr
-    assert not (tiny_course / "release" / "cnn").exists(), "a half-made release (with solutions) was left behind"
-    assert (tiny_course / "solutions_private" / "cnn" / "nnl" / "relu.py").read_text() == old_solution
+    assert not (tiny_course / "release" / TINY).exists(), "a half-made release (with solutions) was left behind"
+    assert (tiny_course / "solutions_private" / TINY / "nnl" / "relu.py").read_text() == old_solution
 
 
 @pytest.mark.nbgrader
 def test_solution_line_repeated_in_provided_code_blocks_the_release(tiny_course):
     """Does the leak gate refuse a release whose provided code repeats a solution line?"""
-    (tiny_course / "source" / "cnn" / "nnl" / "fast.py").write_text(
+    (tiny_course / "source" / TINY / "nnl" / "fast.py").write_text(
         "import numpy as np\n\ndef relu_fast(x):\n    out = np.maximum(0, x)  # the solution\n    return out\n")
     result = run_generate(tiny_course)
     assert result.returncode != 0
     assert "solution line(s) would be released" in result.stderr and "fast.py" in result.stderr
-    assert not (tiny_course / "release" / "cnn").exists()
+    assert not (tiny_course / "release" / TINY).exists()
 
 
 @pytest.mark.nbgrader
 def test_template_broken_by_stubbing_is_refused(tiny_course):
     """Is a module whose template is not valid Python once stubbed refused, naming the source file?"""
-    (tiny_course / "source" / "cnn" / "nnl" / "bad.py").write_text(
+    (tiny_course / "source" / TINY / "nnl" / "bad.py").write_text(
         "def f(x):\n    ### BEGIN SOLUTION\n    return [x,\n    ### END SOLUTION\n        1]\n")
     result = run_generate(tiny_course)
     assert result.returncode != 0
@@ -169,7 +170,39 @@ def test_missing_course_utils_fail_loudly(tiny_course):
     result = run_generate(tiny_course)
     assert result.returncode != 0
     assert "no_such_utils" in result.stderr and "release removed" in result.stderr
-    assert not (tiny_course / "release" / "cnn").exists()
+    assert not (tiny_course / "release" / TINY).exists()
+
+
+@pytest.mark.nbgrader
+def test_autograded_cell_without_a_suite_is_refused(tiny_course):
+    """Is a visible nbgrader test cell refused (the kit would never run it, nbgrader would give full points)?"""
+    path = tiny_course / "source" / TINY / "Relu.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    test = new_code_cell("assert relu_forward(-1.0)[0] == 0")
+    test.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 1,
+                                 "grade_id": "relu_test", "schema_version": 3}
+    nb.cells.append(test)
+    nbformat.write(nb, path)
+    result = run_generate(tiny_course)
+    assert result.returncode != 0
+    assert "autograded cells but no hidden suite" in result.stderr and "Relu.ipynb, cell 2 (relu_test)" in result.stderr
+    assert not (tiny_course / "release" / TINY).exists()
+
+
+@pytest.mark.nbgrader
+def test_score_cell_disagreeing_with_the_rubric_is_refused(tmp_path):
+    """Does generating the real assignment stop when a score cell's points differ from rubric.toml?"""
+    course = copy_course(tmp_path)
+    path = course / "source" / "cnn" / "CNN.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "score_adam":
+            cell.metadata.nbgrader["points"] = 5
+    nbformat.write(nb, path)
+    result = run_nbgrader(["generate_assignment", "cnn"], cwd=course, timeout=300)
+    assert result.returncode != 0
+    assert "score cell for 'adam' has 5 points, rubric.toml gives 2" in result.stderr
+    assert not (course / "release" / "cnn").exists()
 
 
 # --- the committed release and solutions of this repository ------------------------------
@@ -196,7 +229,7 @@ def differences(left: Path, right: Path) -> list[str]:
 def fresh_generation(tmp_path_factory):
     """The repository's course generated anew by the real nbgrader command."""
     course = copy_course(tmp_path_factory.mktemp("course"))
-    result = run_generate(course)
+    result = run_generate(course, assignment="cnn")
     assert result.returncode == 0, result.stderr[-3000:]
     return course
 
@@ -214,7 +247,7 @@ def test_committed_outputs_are_fresh(fresh_generation, folder):
 def test_generating_twice_is_byte_identical(fresh_generation, tmp_path):
     """Does a second generation reproduce every byte of the first?"""
     again = copy_course(tmp_path)
-    assert run_generate(again).returncode == 0
+    assert run_generate(again, assignment="cnn").returncode == 0
     for folder in ("release/cnn", "solutions_private/cnn"):
         assert differences(fresh_generation / folder, again / folder) == []
 
