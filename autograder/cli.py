@@ -5,8 +5,8 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
+import time
 from pathlib import Path
 
 from .generate import DEFAULT_IGNORE, UTILS_IGNORE
@@ -38,11 +38,13 @@ def copy_course(dest: Path, root: Path = REPO_ROOT) -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Generate the release and the private solutions, run the solved notebooks, grade a few students."""
+    """Generate the release and solutions, run the solved notebooks, then take four students through nbgrader."""
     from .fake_cifar import write_fake_cifar10
     from .generate import find_solution_leaks
     from .nbgrader_commands import run_nbgrader
+    from .nbgrader_flow import CourseFlow, NbgraderFailed
     from .notebook_runner import run_notebook
+    from .score_cells import read_score_reports
 
     work = Path(args.workdir).resolve()
     if work.exists():
@@ -90,23 +92,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     submissions = _demo_submissions(work / "submissions", release, solved)
     _say("")
-    _say(f"[5/5] grading {len(submissions)} students' submissions with the hidden suite "
-         "(python -m autograder grade, sandboxed):")
-    graded = 0
-    _say(f"  {'student':8} {'score':>7} {'time':>6}  first failing function: feedback")
-    for student, (folder, story) in submissions.items():
-        out = work / "results" / f"{student}.json"
-        result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder), "--json", str(out)],
-                                cwd=REPO_ROOT, capture_output=True, text=True)
-        if result.returncode != 0:
-            _say(f"  {student:8} grading FAILED: {result.stderr.strip()[-300:]}")
-            continue
-        graded += 1
-        report = json.loads(out.read_text())
-        failing = next((t for t in report["tests"] if t["status"] == "failed"), None)
-        worst = f"{failing['tags'][0]}: {_headline(failing['output'])}" if failing else "-"
-        _say(f"  {student:8} {report['score']:>7.1f} {report['execution_time']:>5.1f}s  {worst}")
-        _say(f"  {'':8} ({story}; results in {out.relative_to(work)})")
+    _say(f"[5/5] the class through nbgrader: release_assignment, fetch and submit for {len(submissions)} "
+         "students, collect, autograde (the hidden suite, sandboxed), generate_feedback, export:")
+    flow = CourseFlow(course, work / "exchange", work / "homes")
+    try:
+        flow.nbgrader("release_assignment", ASSIGNMENT)
+        for student, (folder, _) in submissions.items():
+            flow.hand_in(student, folder)
+        flow.nbgrader("collect", ASSIGNMENT)
+        started = time.monotonic()
+        flow.nbgrader("autograde", ASSIGNMENT)
+        autograde_seconds = time.monotonic() - started
+        flow.nbgrader("generate_feedback", ASSIGNMENT)
+        rows = flow.export()
+    except NbgraderFailed as err:
+        _say(str(err))
+        return 1
+    _say(f"  nbgrader autograde: {len(submissions)} submissions in {autograde_seconds:.1f}s")
+    _say(f"  {'student':8} {'score':>13}  first function that lost points: first failed check")
+    for student, (_, story) in submissions.items():
+        row = rows.get(student)
+        lost = [r for r in read_score_reports(flow.autograded(student)) if r.score < r.points]
+        worst = "-"
+        if lost:
+            failed = next((line.strip() for line in lost[0].report.splitlines() if line.strip().startswith("failed")),
+                          lost[0].report.splitlines()[0])
+            worst = f"{lost[0].function} ({lost[0].score:g}/{lost[0].points:g}): {_headline(failed, 80)}"
+        score = f"{float(row['score']):.2f} / {float(row['max_score']):g}" if row else "NOT GRADED"
+        _say(f"  {student:8} {score:>13}  {worst}")
+        _say(f"  {'':8} ({story})")
+    _say(f"  gradebook: {course / 'gradebook.db'}; grades.csv, feedback/ and autograded/ in {course}")
+    _say("  (the maximum includes the inline questions, which TAs grade by hand in formgrader)")
+    graded = len([s for s in submissions if s in rows])
     return 1 if failed or leaks or graded < len(submissions) else 0
 
 

@@ -146,3 +146,39 @@ def find_score_cells(folder: Path, rubric: Rubric) -> dict[str, ScoreCell]:
     if problems:
         raise ScoreCellError("; ".join(problems))
     return found
+
+
+@dataclass(frozen=True)
+class ScoreReport:
+    """What an autograded score cell shows: the function, its score and the suite's report."""
+
+    function: str
+    score: float
+    points: float
+    report: str
+
+
+def read_score_reports(folder: Path) -> list[ScoreReport]:
+    """The score cells of the autograded notebooks in ``folder``, in notebook order.
+
+    Inputs
+    ------
+    folder : Path
+        ``autograded/<student>/<assignment>``.
+
+    Returns
+    -------
+    list of ScoreReport
+        Cells without a score (not autograded yet) are left out.
+    """
+    reports = []
+    for path in sorted(Path(folder).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            function = function_of(cell)
+            results = [o for o in cell.get("outputs", []) if o.get("output_type") == "execute_result"]
+            if function is None or not results:
+                continue
+            text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+            reports.append(ScoreReport(function, float(results[-1]["data"]["text/plain"]),
+                                       float(cell.metadata["nbgrader"]["points"]), text))
+    return reports

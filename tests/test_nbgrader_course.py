@@ -27,7 +27,8 @@ from autograder.grade import suite_folder
 from autograder.mutations import load_catalogue, mutate_source
 from autograder.score_cells import grade_id
 
-from nbgrader_course import (ASSIGNMENT, COURSE_ID, REPO, Course, cell_index, edit_notebook, fill_with_solutions,
+from autograder.nbgrader_flow import COURSE_ID
+from nbgrader_course import (ASSIGNMENT, REPO, Course, cell_index, edit_notebook, fill_with_solutions,
                              score_cell_outputs)
 from submissions import grade_json, replace_function, scores_by_tag
 

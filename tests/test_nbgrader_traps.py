@@ -19,7 +19,8 @@ from nbgrader.api import Gradebook
 from autograder.nbgrader_commands import nbgrader_env
 from autograder.submission_repair import NOTES_FILE
 
-from nbgrader_course import ASSIGNMENT, COURSE_ID, SOLVED, Course, score_cell_outputs
+from autograder.nbgrader_flow import COURSE_ID
+from nbgrader_course import ASSIGNMENT, SOLVED, Course, score_cell_outputs
 
 pytestmark = pytest.mark.nbgrader
 

@@ -1,0 +1,109 @@
+"""Autograde time per submission: the kit's `nbgrader autograde`, the grading command, plain nbgrader.
+
+One class of collected submissions (the solved copy, the blank release and
+catalogued mistakes, in turn) is graded three ways, each on its own fresh
+copy of the generated course:
+
+- ``nbgrader autograde cnn`` with the kit (the hidden suite in the sandbox,
+  notebooks not executed): what a TA runs;
+- ``python -m autograder grade`` on each submission folder, one after another;
+- plain ``nbgrader autograde cnn`` without the kit, executing every notebook
+  in a kernel (nbgrader's own way; the score cells then fail, so its grades
+  mean nothing: this is only its running time).
+
+Usage: python benchmarks/bench_nbgrader.py [--students N]
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from autograder.cli import copy_course  # noqa: E402
+from autograder.grade import suite_folder  # noqa: E402
+from autograder.mutations import load_catalogue, write_mutant  # noqa: E402
+from autograder.nbgrader_flow import CourseFlow  # noqa: E402
+
+SOLVED = REPO / "solutions_private" / "cnn"
+RELEASE = REPO / "release" / "cnn"
+WITHOUT_KIT = ("\nimport nbgrader.apps.autogradeapp, nbgrader.converters.autograde\n"
+               "nbgrader.apps.autogradeapp.Autograde = nbgrader.converters.autograde.Autograde\n")
+
+
+def make_class(root: Path, students: int) -> dict[str, Path]:
+    """``students`` submission folders: solved, blank, then one catalogued mistake each, in turn."""
+    mutants = load_catalogue(suite_folder("cnn"))
+    folders = {}
+    for i in range(students):
+        name = f"student{i:02d}"
+        kind = i % 3
+        if kind == 0:
+            folders[name] = shutil.copytree(SOLVED, root / name)
+        elif kind == 1:
+            folders[name] = shutil.copytree(RELEASE, root / name)
+        else:
+            folders[name] = write_mutant(SOLVED, mutants[i % len(mutants)], root / name)
+    return folders
+
+
+def fresh_course(tmp: Path, name: str, folders: dict[str, Path], config_extra: str = "") -> CourseFlow:
+    course = tmp / name
+    course.mkdir()
+    copy_course(course)
+    flow = CourseFlow(course, tmp / f"{name}-exchange", tmp / f"{name}-homes")
+    flow.nbgrader("generate_assignment", "cnn", "--force")
+    for student, folder in folders.items():
+        shutil.copytree(folder, flow.submitted(student))
+    if config_extra:
+        config = course / "nbgrader_config.py"
+        config.write_text(config.read_text() + config_extra)
+    return flow
+
+
+def timed(run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=6, help="submissions in the class (default: %(default)s)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "class").mkdir()
+        folders = make_class(tmp / "class", args.students)
+        rows = []
+
+        kit = fresh_course(tmp, "kit", folders)
+        rows.append(("nbgrader autograde, with the kit", timed(lambda: kit.nbgrader("autograde", "cnn"))))
+
+        def grade_each():
+            for student, folder in folders.items():
+                subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder), "--json",
+                                str(tmp / f"{student}.json")], cwd=REPO, check=True, capture_output=True)
+        rows.append(("python -m autograder grade, one by one", timed(grade_each)))
+
+        plain = fresh_course(tmp, "plain", folders, WITHOUT_KIT)
+        rows.append(("plain nbgrader autograde (executes the notebooks)",
+                     timed(lambda: plain.nbgrader("autograde", "cnn"))))
+
+    print(f"{args.students} submissions; {platform.machine()}, {sys.version.split()[0]}")
+    print("| how | whole class (s) | per submission (s) | submissions per minute |")
+    print("| --- | ---: | ---: | ---: |")
+    for label, seconds in rows:
+        print(f"| {label} | {seconds:.1f} | {seconds / args.students:.2f} | {60 * args.students / seconds:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
