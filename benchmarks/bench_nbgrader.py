@@ -9,13 +9,16 @@ copy of the generated course:
 - ``python -m autograder grade`` on each submission folder, one after another;
 - plain ``nbgrader autograde cnn`` without the kit, executing every notebook
   in a kernel (nbgrader's own way; the score cells then fail, so its grades
-  mean nothing: this is only its running time).
+  mean nothing: this is only its running time). The notebooks read a
+  generated CIFAR-10-format set (``CIFAR10_DIR``), as the demo does, so their
+  data cells run instead of failing early.
 
 Usage: python benchmarks/bench_nbgrader.py [--students N]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shutil
 import subprocess
@@ -28,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from autograder.cli import copy_course  # noqa: E402
+from autograder.fake_cifar import write_fake_cifar10  # noqa: E402
 from autograder.grade import suite_folder  # noqa: E402
 from autograder.mutations import load_catalogue, write_mutant  # noqa: E402
 from autograder.nbgrader_flow import CourseFlow  # noqa: E402
@@ -82,6 +86,7 @@ def main(argv=None) -> int:
         tmp = Path(tmp)
         (tmp / "class").mkdir()
         folders = make_class(tmp / "class", args.students)
+        os.environ["CIFAR10_DIR"] = str(write_fake_cifar10(tmp / "data", images_per_batch=300, test_images=300))
         rows = []
 
         kit = fresh_course(tmp, "kit", folders)
