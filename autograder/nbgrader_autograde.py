@@ -194,6 +194,42 @@ class RestoreGradeFlags(NbGraderPreprocessor):
         return nb, resources
 
 
+class OverwriteCellsSafely(OverwriteCells):
+    """nbgrader's ``OverwriteCells``, restoring deleted grade cells without crashing.
+
+    nbgrader 0.9.6 puts a deleted grade cell back after the source cell just
+    before it, but looks that cell up among grade and solution cells only: when
+    it is a locked question cell, the whole submission fails with a
+    ``KeyError``. This version puts it after the nearest earlier source cell
+    still in the notebook, or first when there is none.
+    """
+
+    def add_missing_grade_cells(self, nb, resources):
+        source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        order = [cell.name for cell in source_nb.source_cells]
+        points = {cell.name: cell.max_score for cell in source_nb.grade_cells}
+        solutions = {cell.name for cell in source_nb.solution_cells}
+        by_name = {cell.name: cell for cell in source_nb.source_cells}
+
+        def positions():
+            return {cell.metadata["nbgrader"]["grade_id"]: index for index, cell in enumerate(nb.cells)
+                    if cell.metadata.get("nbgrader", {}).get("grade_id")}
+
+        present_grades = {cell.metadata.nbgrader["grade_id"] for cell in nb.cells
+                          if cell.metadata.get("nbgrader", {}).get("grade_id")
+                          and (cell.metadata.nbgrader.get("grade") or cell.metadata.nbgrader.get("solution"))}
+        for rank, name in enumerate(order):
+            if name not in points or name in present_grades:
+                continue
+            self.log.warning("Missing grade cell %s encountered, adding to notebook", name)
+            cell = self.missing_cell_transform(by_name[name], points[name], is_solution=name in solutions)
+            where = positions()
+            earlier = [where[prev] for prev in order[:rank] if prev in where]
+            nb.cells.insert(max(earlier) + 1 if earlier else 0, cell)
+            present_grades.add(name)
+        return nb, resources
+
+
 class ScoreCells(NbGraderPreprocessor):
     """Write the hidden suite's per-function scores into the score cells; execute nothing.
 
@@ -258,7 +294,7 @@ class KitAutograde(Autograde):
         DeduplicateIds,
         OverwriteKernelspec,
         RestoreGradeFlags,
-        OverwriteCells,
+        OverwriteCellsSafely,
         CheckCellMetadata,
     ]).tag(config=True)
 
@@ -360,7 +396,9 @@ class KitAutograde(Autograde):
 
 
 def install() -> None:
-    """Make ``nbgrader autograde`` (command line and formgrader) use :class:`KitAutograde`."""
+    """Make ``nbgrader autograde`` and formgrader's autograde (``NbGraderAPI``) use :class:`KitAutograde`."""
+    import nbgrader.apps.api as api
     import nbgrader.apps.autogradeapp as autogradeapp
 
     autogradeapp.Autograde = KitAutograde
+    api.Autograde = KitAutograde

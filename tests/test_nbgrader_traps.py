@@ -58,6 +58,12 @@ def course(tmp_path_factory):
     (erin / "nnl" / "optim.py").unlink()
     os.symlink(course.root / "source" / ASSIGNMENT / "nnl" / "layers.py", erin / "nnl" / "solution_link.py")
     os.symlink("/etc/passwd", erin / "passwd")
+    spatial = json.loads((erin / "SpatialBatchNorm.ipynb").read_text())
+    for cell in spatial["cells"]:  # cell ids deleted, an answer cell and a score cell deleted
+        cell.pop("id", None)
+    spatial["cells"] = [c for c in spatial["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id")
+                        not in ("normalization-axes-answer", "score_batchnorm_forward")]
+    (erin / "SpatialBatchNorm.ipynb").write_text(json.dumps(spatial))
     with open(erin / "huge.bin", "wb") as out:
         out.truncate(HUGE_MB * 2**20)
 
@@ -75,6 +81,7 @@ def test_malformed_submission_is_graded_as_far_as_possible(course):
     scores = {name: score for name, (score, _) in _scores(course, "erin").items()}
     assert scores["score_conv_forward_naive"] == pytest.approx(10.0)
     assert scores["score_ThreeLayerConvNet"] == pytest.approx(20.0)
+    assert scores["score_batchnorm_forward"] == pytest.approx(4.0), "a deleted score cell must come back"
     for optimizer in ("sgd", "sgd_momentum", "rmsprop", "adam"):
         assert scores[f"score_{optimizer}"] == 0.0, "optim.py is missing: its functions must score 0"
     assert _total(course, "erin") == pytest.approx(94.0)
@@ -154,6 +161,34 @@ def test_without_the_kit_score_cells_fail_instead_of_passing(course):
     assert len(scores) == 21 and {score for score, _ in scores.values()} == {0.0}
     outputs = score_cell_outputs(course.autograded("hana") / "CNN.ipynb")
     assert all(o[-1]["output_type"] == "error" for o in outputs.values())
+
+
+FORMGRADER_AUTOGRADE = """
+import json, sys
+from nbgrader.apps.api import NbGraderAPI
+from nbgrader.apps.baseapp import NbGrader
+
+class Formgrader(NbGrader):
+    pass
+
+app = Formgrader()
+app.initialize([])
+api = NbGraderAPI(app.coursedir, parent=app)
+result = api.autograde("cnn", sys.argv[1])
+print(json.dumps({"success": result["success"], "error": result.get("error", "")}))
+"""
+
+
+def test_formgraders_autograde_button_uses_the_kit(course):
+    """Does formgrader's autograde (NbGraderAPI.autograde, in the server's process) grade with the suite?"""
+    _put(course, "ivy")
+    done = subprocess.run([sys.executable, "-c", FORMGRADER_AUTOGRADE, "ivy"], cwd=course.root, text=True,
+                          capture_output=True, timeout=600, env=nbgrader_env(course.env))
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["success"], result["error"][-2000:]
+    assert _total(course, "ivy") == pytest.approx(100.0)
+    outputs = score_cell_outputs(course.autograded("ivy") / "CNN.ipynb")
+    assert all(o[-1]["output_type"] == "execute_result" for o in outputs.values())
 
 
 # -- resuming an interrupted autograde ------------------------------------------------------------
