@@ -24,11 +24,13 @@ cells are set to 0 and flagged for manual review, never left at full marks.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import html
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -135,12 +137,20 @@ def run_hidden_suite(folder: Path, assignment: str, timeout: float) -> dict:
         out = Path(tmp) / "results.json"
         cmd = [sys.executable, "-m", "autograder", "grade", str(folder), "--assignment", assignment,
                "--json", str(out)]
+        # A session of its own, so that a timeout stops the grader and its sandbox together.
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
         try:
-            proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise SuiteFailed(f"the hidden suite did not finish grading {folder} within {timeout:g} s")
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except BaseException as err:  # the timeout, or Ctrl-C / SIGTERM of autograde itself
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            if isinstance(err, subprocess.TimeoutExpired):
+                raise SuiteFailed(f"the hidden suite did not finish grading {folder} within {timeout:g} s") from None
+            raise
         if proc.returncode != 0 or not out.is_file():
-            tail = (proc.stderr or proc.stdout).strip()[-2000:]
+            tail = (stderr or stdout).strip()[-2000:]
             raise SuiteFailed(f"the hidden suite could not grade {folder} (exit {proc.returncode}): {tail}")
         return json.loads(out.read_text())
 
@@ -339,8 +349,13 @@ class KitAutograde(Autograde):
                 continue
             release = self.coursedir.format_path(self.coursedir.release_directory, ".", assignment_id)
             quarantine = Path(self.coursedir.root, "quarantine", student_id, assignment_id)
-            notes = prepare_submission(Path(folder), Path(release), quarantine,
-                                       self._student_modules(assignment_id), int(self.max_file_mb * 2**20))
+            try:
+                notes = prepare_submission(Path(folder), Path(release), quarantine,
+                                           self._student_modules(assignment_id), int(self.max_file_mb * 2**20))
+            except OSError as err:  # one unreadable folder must not stop the class
+                self.log.error("%s/%s: could not prepare the submission for grading: %s",
+                               student_id, assignment_id, err)
+                continue
             for note in notes:
                 self.log.warning("%s/%s: %s", student_id, assignment_id, note)
         super().init_notebooks()
