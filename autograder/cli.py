@@ -42,9 +42,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .fake_cifar import write_fake_cifar10
     from .generate import find_solution_leaks
     from .nbgrader_commands import run_nbgrader
-    from .nbgrader_flow import CourseFlow, NbgraderFailed
-    from .notebook_runner import run_notebook
-    from .score_cells import read_score_reports
 
     work = Path(args.workdir).resolve()
     if work.exists():
@@ -70,30 +67,51 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _say(f"[3/5] CIFAR-10-format data set written to {cifar} (a small generated one: this machine cannot "
          "download the real one; on a connected machine run `python utils/download_cifar10.py`)")
 
+    if args.skip_notebooks:
+        _say("[4/5] solved notebooks not run (--skip-notebooks)")
+        notebook_failures = 0
+    else:
+        _say("[4/5] running the solved notebooks top to bottom in a Jupyter kernel:")
+        notebook_failures = _run_solved_notebooks(solved, cifar, args.show_checks)
+
+    _say("")
+    submissions = _demo_submissions(work / "submissions", release, solved)
+    _say(f"[5/5] the class through nbgrader: release_assignment, fetch and submit for {len(submissions)} "
+         "students, collect, autograde (the hidden suite, sandboxed), generate_feedback, export:")
+    class_ok = _grade_class_through_nbgrader(course, work, submissions)
+    return 0 if class_ok and not notebook_failures and not leaks else 1
+
+
+def _run_solved_notebooks(solved: Path, cifar: Path, show_checks: int) -> int:
+    """Run each solved notebook in a kernel, print its checks and a table; returns how many failed."""
+    from .notebook_runner import run_notebook
+
     env = {**os.environ, "CIFAR10_DIR": str(cifar)}
     env.pop("NBGRADER_EXECUTION", None)
-    _say("[4/5] running the solved notebooks top to bottom in a Jupyter kernel:")
-    rows, failed = [], 0
+    rows, failures = [], 0
     for notebook in sorted(solved.glob("*.ipynb")):
         run = run_notebook(notebook, cwd=solved, env=env)
         checks = [f"{label}: {max(values):.2e}" for label, values in run.checks().items()]
         status = "ok" if run.error_name is None else f"FAILED ({run.error_name} in cell {run.error_cell})"
-        failed += run.error_name is not None
+        failures += run.error_name is not None
         rows.append((notebook.name, run.cells_run, f"{run.seconds:.1f}s", status))
         _say(f"  {notebook.name}: {status}")
-        for line in checks[: args.show_checks]:
+        for line in checks[:show_checks]:
             _say(f"      {line}")
-        if len(checks) > args.show_checks:
-            _say(f"      ... and {len(checks) - args.show_checks} more checks")
+        if len(checks) > show_checks:
+            _say(f"      ... and {len(checks) - show_checks} more checks")
     _say("")
     _say(f"{'notebook':28} {'cells':>5} {'time':>7}  status")
     for name, cells, seconds, status in rows:
         _say(f"{name:28} {cells:>5} {seconds:>7}  {status}")
+    return failures
 
-    submissions = _demo_submissions(work / "submissions", release, solved)
-    _say("")
-    _say(f"[5/5] the class through nbgrader: release_assignment, fetch and submit for {len(submissions)} "
-         "students, collect, autograde (the hidden suite, sandboxed), generate_feedback, export:")
+
+def _grade_class_through_nbgrader(course: Path, work: Path, submissions: dict[str, tuple[Path, str]]) -> bool:
+    """Release, hand in, collect, autograde, feedback, export; print the score table. True when all were graded."""
+    from .nbgrader_flow import CourseFlow, NbgraderFailed
+    from .score_cells import read_score_reports
+
     flow = CourseFlow(course, work / "exchange", work / "homes")
     try:
         flow.nbgrader("release_assignment", ASSIGNMENT)
@@ -107,7 +125,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         rows = flow.export()
     except NbgraderFailed as err:
         _say(str(err))
-        return 1
+        return False
     _say(f"  nbgrader autograde: {len(submissions)} submissions in {autograde_seconds:.1f}s")
     _say(f"  {'student':8} {'score':>13}  first function that lost points: first failed check")
     for student, (_, story) in submissions.items():
@@ -115,16 +133,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         lost = [r for r in read_score_reports(flow.autograded(student)) if r.score < r.points]
         worst = "-"
         if lost:
-            failed = next((line.strip() for line in lost[0].report.splitlines() if line.strip().startswith("failed")),
-                          lost[0].report.splitlines()[0])
-            worst = f"{lost[0].function} ({lost[0].score:g}/{lost[0].points:g}): {_headline(failed, 80)}"
+            lines = [line.strip() for line in lost[0].report.splitlines() if line.strip()]
+            first_check = next((line for line in lines if line.startswith("failed")), lines[0])
+            worst = f"{lost[0].function} ({lost[0].score:g}/{lost[0].points:g}): {_headline(first_check, 80)}"
         score = f"{float(row['score']):.2f} / {float(row['max_score']):g}" if row else "NOT GRADED"
         _say(f"  {student:8} {score:>13}  {worst}")
         _say(f"  {'':8} ({story})")
     _say(f"  gradebook: {course / 'gradebook.db'}; grades.csv, feedback/ and autograded/ in {course}")
     _say("  (the maximum includes the inline questions, which TAs grade by hand in formgrader)")
-    graded = len([s for s in submissions if s in rows])
-    return 1 if failed or leaks or graded < len(submissions) else 0
+    return all(student in rows for student in submissions)
 
 
 def _headline(feedback: str, width: int = 110) -> str:
@@ -221,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="images per batch of the generated CIFAR-10-format data set (default: %(default)s)")
     demo.add_argument("--show-checks", type=int, default=4,
                       help="printed relative-error checks to show per notebook (default: %(default)s)")
+    demo.add_argument("--skip-notebooks", action="store_true",
+                      help="do not run the solved notebooks (step 4; the slowest, about a minute)")
     demo.set_defaults(func=cmd_demo)
 
     grade = sub.add_parser("grade", help="grade one submission with the hidden suite (Gradescope JSON)",

@@ -241,3 +241,15 @@ def test_feedback_reaches_the_students(course):
     fetched = list((home / ASSIGNMENT / "feedback").rglob("ConvolutionalLayers.html"))
     assert fetched, "no feedback fetched"
     assert "max_pool_forward_naive: " in fetched[0].read_text()
+
+
+def test_resubmission_after_collect_replaces_the_grade(course):
+    """When ben resubmits after the TA collected and graded, do `collect --update` and autograde take it?"""
+    fill_with_solutions(course.folders["ben"])
+    course.submit("ben")
+    course.nbgrader("collect", "--update", ASSIGNMENT)
+    rerun = course.nbgrader("autograde", ASSIGNMENT)
+    assert "Skipping existing assignment" in rerun.stderr, "the other students were graded again"
+    assert float(course.export()["ben"]["score"]) == pytest.approx(100.0)
+    assert _function_scores(course, "ada") == pytest.approx({f: e for f, (e, _) in
+                                                             scores_by_tag(course.graded["ada"]).items()})
