@@ -221,6 +221,64 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_grade_all(args: argparse.Namespace) -> int:
+    """Grade every student folder under SUBMISSIONS: one results file per student and a class CSV."""
+    from .batch import BatchError, grade_all
+    from .grade import GradingError
+
+    out = Path(args.out)
+    try:
+        summary = grade_all(Path(args.submissions), args.assignment, out, jobs=args.jobs, timeout=args.timeout,
+                            dask_scheduler=args.dask_scheduler, progress=not args.no_progress)
+    except (BatchError, GradingError) as err:
+        print(f"grade-all: {err}", file=sys.stderr)
+        return 2
+    rows = []
+    for path in sorted((out / "results").glob("*.json")):
+        report = json.loads(path.read_text())
+        extra = report.get("extra_data", {})
+        rows.append((extra.get("student", path.stem), report["score"], extra.get("status", "?"),
+                     extra.get("wall_seconds", 0.0), extra.get("error", "")))
+    print(f"{'student':24} {'score':>7} {'status':>7} {'seconds':>8}")
+    for student, score, status, seconds, error in rows:
+        print(f"{student:24} {score:>7.2f} {status:>7} {seconds:>8.1f}  {error[:60]}")
+    scores = [score for _, score, status, _, _ in rows if status == "graded"]
+    mean = sum(scores) / len(scores) if scores else 0.0
+    print(f"{len(rows)} students: {len(summary.graded)} graded now, {len(summary.skipped)} unchanged since an "
+          f"earlier run, {len(summary.errors)} could not be graded; class mean {mean:.2f}")
+    print(f"results in {out / 'results'}, class table {summary.csv}")
+    return 1 if summary.errors else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write a self-contained HTML class report from a grade-all folder's results."""
+    from .class_report import ReportError, write_report
+    from .grade import GradingError, suite_folder
+
+    folder = Path(args.directory)
+    out = Path(args.out) if args.out else folder / "report.html"
+    try:
+        write_report(folder, out, rubric=suite_folder(args.assignment) / "rubric.toml")
+    except (ReportError, GradingError) as err:
+        print(f"report: {err}", file=sys.stderr)
+        return 2
+    print(f"class report written to {out}")
+    return 0
+
+
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    """Build a Gradescope autograder bundle (setup.sh, run_autograder) from the same hidden suites."""
+    from .gradescope_bundle import BundleError, build_bundle
+
+    try:
+        out = build_bundle(args.assignment, Path(args.out))
+    except BundleError as err:
+        print(f"gradescope: {err}", file=sys.stderr)
+        return 2
+    print(f"Gradescope autograder bundle written to {out} (upload it as the assignment's autograder)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
@@ -256,6 +314,37 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--only", nargs="+", metavar="FILE",
                        help="run only these test files of the suite (give a --rubric that covers just them)")
     grade.set_defaults(func=cmd_grade)
+
+    grade_all = sub.add_parser("grade-all", help="grade a whole class: results per student, a class CSV",
+                               description=cmd_grade_all.__doc__ + " Reruns skip students already graded "
+                               "with the same submission and grader. Exit status 0 when every student was "
+                               "graded, 1 when some could not be, 2 on bad arguments.")
+    grade_all.add_argument("submissions", help="nbgrader's submitted/ folder (STUDENT/ASSIGNMENT/) "
+                           "or a folder of student folders")
+    grade_all.add_argument("--assignment", default=ASSIGNMENT, help="which hidden suite (default: %(default)s)")
+    grade_all.add_argument("--out", required=True, help="folder for results/<student>.json and class.csv")
+    grade_all.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                           help="gradings at once on this machine (default: the CPU count, %(default)s)")
+    grade_all.add_argument("--timeout", type=float, default=600,
+                           help="seconds one grading may take before it counts as an error (default: %(default)s)")
+    grade_all.add_argument("--dask-scheduler", metavar="ADDRESS",
+                           help="run the gradings on a Dask distributed cluster (tcp://host:8786)")
+    grade_all.add_argument("--no-progress", action="store_true", help="no progress bar")
+    grade_all.set_defaults(func=cmd_grade_all)
+
+    report = sub.add_parser("report", help="an HTML class report (plots, pass rates, diagnostics) of a grade-all run",
+                            description=cmd_report.__doc__)
+    report.add_argument("directory", help="the --out folder of grade-all (holds results/)")
+    report.add_argument("--assignment", default=ASSIGNMENT, help="which rubric orders the functions "
+                        "(default: %(default)s)")
+    report.add_argument("--out", help="where to write the page (default: DIRECTORY/report.html)")
+    report.set_defaults(func=cmd_report)
+
+    gradescope = sub.add_parser("gradescope", help="build a Gradescope autograder zip from the hidden suites",
+                                description=cmd_gradescope.__doc__)
+    gradescope.add_argument("assignment", nargs="?", default=ASSIGNMENT, help="which assignment (default: %(default)s)")
+    gradescope.add_argument("--out", default="autograder.zip", help="the zip to write (default: %(default)s)")
+    gradescope.set_defaults(func=cmd_gradescope)
 
     validate = sub.add_parser("validate", help="prove the hidden suite with the reference, the release and mutants",
                               description=cmd_validate.__doc__ + " Exit status 0 only when every gate holds.")

@@ -145,7 +145,7 @@ def run_hidden_suite(folder: Path, assignment: str, timeout: float) -> dict:
         except BaseException as err:  # the timeout, or Ctrl-C / SIGTERM of autograde itself
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            proc.communicate()  # reap it and close its pipes
             if isinstance(err, subprocess.TimeoutExpired):
                 raise SuiteFailed(f"the hidden suite did not finish grading {folder} within {timeout:g} s") from None
             raise

@@ -1,0 +1,313 @@
+"""Grade a whole class: ``python -m autograder grade-all SUBMISSIONS --assignment cnn --out DIR``.
+
+Each submission is graded by its own ``python -m autograder grade`` process
+(student code inside that process's sandbox), several at once on this
+machine, or on a Dask distributed cluster with ``--dask-scheduler``. For each
+student it writes ``DIR/results/<student>.json`` (the Gradescope results plus
+``extra_data``: student, submission hash, grader version, wall time, status)
+atomically, then ``DIR/class.csv`` from all results files.
+
+A rerun skips every student whose results file has the same submission
+contents and grader version and was graded; so a run that was killed
+half-way picks up where it stopped, and nothing written is lost.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = Path(__file__).resolve().parent
+SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
+STUDENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
+
+
+class BatchError(ValueError):
+    """The submissions folder or the output folder cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's assignment folder.
+
+    Attributes
+    ----------
+    student : str
+        The folder's name (the nbgrader student id).
+    folder : Path
+        The assignment folder to grade (notebooks and ``nnl/``).
+    """
+
+    student: str
+    folder: Path
+
+
+def find_submissions(root: Path, assignment: str) -> list[Submission]:
+    """The submissions under ``root``, in either layout, sorted by student.
+
+    Inputs
+    ------
+    root : Path
+        nbgrader's ``submitted/`` folder (``root/<student>/<assignment>/``) or a plain folder of
+        student folders (``root/<student>/``, each an assignment folder).
+    assignment : str
+
+    Raises
+    ------
+    BatchError
+        When ``root`` is not a folder, holds no student folder, or a folder name cannot be a file name.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise BatchError(f"{root}: not a folder of submissions")
+    found = []
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith(".") or not entry.is_dir() or entry.is_symlink():
+            continue
+        if not STUDENT_NAME.match(entry.name):
+            raise BatchError(f"{entry}: a student folder name must be letters, digits and ._@+- only")
+        nested = entry / assignment
+        found.append(Submission(entry.name, nested if nested.is_dir() else entry))
+    if not found:
+        raise BatchError(f"{root}: no student folders (expected {root}/<student>/{assignment}/ or {root}/<student>/)")
+    return found
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and not p.is_symlink() and not SKIP_PARTS & set(p.relative_to(folder).parts))
+
+
+def tree_hash(folder: Path, paths: list[Path] | None = None) -> str:
+    """sha256 over the relative paths and contents of the files under ``folder`` (caches left out)."""
+    digest = hashlib.sha256()
+    for path in paths if paths is not None else _files(folder):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def grader_version(assignment: str) -> str:
+    """A hash of what decides a grade: the kit's code, the suite, the rubric and the reference solution."""
+    kit = [p for p in _files(PACKAGE) if p.suffix in {".py", ".toml", ".ini"}]
+    digest = hashlib.sha256(tree_hash(PACKAGE, kit).encode())
+    reference = REPO_ROOT / "source" / assignment / "nnl"
+    if reference.is_dir():
+        digest.update(tree_hash(reference).encode())
+    return digest.hexdigest()[:16]
+
+
+# -- one grading (runs here, or on a Dask worker) ------------------------------------------------
+
+def _zero_report(message: str) -> dict:
+    return {"score": 0.0, "execution_time": 0.0, "output": message, "tests": []}
+
+
+def grade_folder(folder: Path, assignment: str, timeout: float) -> dict:
+    """Grade one assignment folder with ``python -m autograder grade`` in a new session.
+
+    Returns
+    -------
+    dict
+        The Gradescope results, with ``extra_data.status`` ``"graded"``, or a zero report with
+        ``status`` ``"error"`` and ``error`` saying why (grader failure, timeout, crash).
+    """
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="grade-all-") as tmp:
+        out = Path(tmp) / "results.json"
+        proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(folder), "--assignment",
+                                 assignment, "--json", str(out)], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            _, stderr = proc.communicate(timeout=timeout)
+            error = None if proc.returncode == 0 else f"the grader exited {proc.returncode}: {stderr.strip()[-500:]}"
+        except subprocess.TimeoutExpired:
+            error = f"grading did not finish within {timeout:g} s"
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()  # reap it and close its pipes
+        results = json.loads(out.read_text()) if error is None and out.is_file() else _zero_report(error or "")
+    extra = results.setdefault("extra_data", {})
+    extra.update(status="graded" if error is None else "error", wall_seconds=round(time.monotonic() - started, 3))
+    if error is not None:
+        extra["error"] = error
+    return results
+
+
+def pack_folder(folder: Path) -> bytes:
+    """A gzipped tar of ``folder``'s files (caches and symlinks left out), to send to a Dask worker."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path in _files(folder):
+            tar.add(path, arcname=str(path.relative_to(folder)), recursive=False)
+    return buffer.getvalue()
+
+
+def grade_packed(packed: bytes, assignment: str, timeout: float) -> dict:
+    """Unpack a :func:`pack_folder` archive into a temporary folder and grade it (a Dask task)."""
+    with tempfile.TemporaryDirectory(prefix="grade-all-sub-") as tmp:
+        with tarfile.open(fileobj=io.BytesIO(packed), mode="r:gz") as tar:
+            tar.extractall(tmp, filter="data")
+        return grade_folder(Path(tmp), assignment, timeout)
+
+
+# -- the class ------------------------------------------------------------------------------------
+
+def write_json_atomically(path: Path, data: dict) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as out:
+        json.dump(data, out, indent=1)
+    os.replace(tmp, path)
+
+
+def already_graded(path: Path, submission_hash: str, version: str) -> bool:
+    """True when ``path`` holds a completed grading of the same contents by the same grader."""
+    try:
+        extra = json.loads(path.read_text()).get("extra_data", {})
+    except (OSError, ValueError):
+        return False
+    return (extra.get("status") == "graded" and extra.get("submission_sha256") == submission_hash
+            and extra.get("grader_version") == version)
+
+
+def scores_by_function(results: dict) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    for test in results.get("tests", []):
+        scores[test["tags"][0]] = scores.get(test["tags"][0], 0.0) + float(test["score"])
+    return scores
+
+
+def write_class_csv(out: Path, functions: list[str]) -> Path:
+    """``out/class.csv`` from every ``out/results/*.json``: one row per student, atomically."""
+    rows = []
+    for path in sorted((out / "results").glob("*.json")):
+        results = json.loads(path.read_text())
+        extra = results.get("extra_data", {})
+        scores = scores_by_function(results)
+        max_score = sum(float(t["max_score"]) for t in results.get("tests", []))
+        rows.append([extra.get("student", path.stem), f"{results['score']:.6g}", f"{max_score:.6g}",
+                     extra.get("status", ""), extra.get("wall_seconds", ""), extra.get("isolation", ""),
+                     extra.get("submission_sha256", "")[:16]]
+                    + [f"{scores.get(f, 0.0):.6g}" for f in functions])
+    target = out / "class.csv"
+    fd, tmp = tempfile.mkstemp(prefix=".class.csv.", dir=out)
+    with os.fdopen(fd, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student", "score", "max_score", "status", "wall_seconds", "isolation", "submission"]
+                        + functions)
+        writer.writerows(rows)
+    os.replace(tmp, target)
+    return target
+
+
+@dataclass
+class BatchSummary:
+    """What one ``grade-all`` run did."""
+
+    graded: list[str]
+    skipped: list[str]
+    errors: list[str]
+    csv: Path
+
+
+def grade_all(root: Path, assignment: str, out: Path, *, jobs: int = 2, timeout: float = 600,
+              dask_scheduler: str | None = None, progress: bool = True) -> BatchSummary:
+    """Grade every submission under ``root``; write ``out/results/<student>.json`` and ``out/class.csv``.
+
+    Inputs
+    ------
+    root : Path
+        See :func:`find_submissions`.
+    assignment : str
+    out : Path
+        Created if missing; earlier results in it are kept and reused when still valid.
+    jobs : int
+        Gradings at once on this machine (ignored with ``dask_scheduler``).
+    timeout : float
+        Seconds one grading may take before it is stopped and recorded as an error.
+    dask_scheduler : str, optional
+        ``tcp://host:port`` of a Dask distributed scheduler: gradings run on its workers.
+    progress : bool
+        Show a progress bar (students, rate, time left) on stderr.
+
+    Returns
+    -------
+    BatchSummary
+    """
+    from tqdm import tqdm
+
+    from .grade import suite_folder
+    from .rubric import Rubric
+
+    submissions = find_submissions(root, assignment)
+    functions = list(Rubric.load(suite_folder(assignment) / "rubric.toml").functions)
+    version = grader_version(assignment)
+    results_dir = Path(out) / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+
+    todo, skipped = [], []
+    for sub in submissions:
+        digest = tree_hash(sub.folder)
+        if already_graded(results_dir / f"{sub.student}.json", digest, version):
+            skipped.append(sub.student)
+        else:
+            todo.append((sub, digest))
+
+    graded, errors = [], []
+
+    def record(sub: Submission, digest: str, results: dict) -> None:
+        results["extra_data"].update(student=sub.student, submission_sha256=digest, grader_version=version)
+        write_json_atomically(results_dir / f"{sub.student}.json", results)
+        (graded if results["extra_data"]["status"] == "graded" else errors).append(sub.student)
+
+    bar = tqdm(total=len(todo), unit="student", disable=not progress or not todo, file=sys.stderr,
+               desc=f"grading {assignment}")
+    try:
+        if dask_scheduler:
+            from distributed import Client, as_completed as dask_completed
+
+            with Client(dask_scheduler, timeout=30) as client:
+                futures = {client.submit(grade_packed, pack_folder(sub.folder), assignment, timeout, pure=False,
+                                         key=f"grade-{sub.student}-{digest[:12]}"): (sub, digest)
+                           for sub, digest in todo}
+                for future in dask_completed(futures):
+                    sub, digest = futures[future]
+                    try:
+                        results = future.result()
+                    except Exception as err:  # the worker died or the task failed on it
+                        results = _zero_report(f"the Dask task failed: {err!r}")
+                        results["extra_data"] = {"status": "error", "error": repr(err)}
+                    record(sub, digest, results)
+                    bar.update()
+        else:
+            pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+            try:
+                futures = {pool.submit(grade_folder, sub.folder, assignment, timeout): (sub, digest)
+                           for sub, digest in todo}
+                for future in as_completed(futures):
+                    sub, digest = futures[future]
+                    record(sub, digest, future.result())
+                    bar.update()
+            finally:  # on Ctrl-C: drop the queued gradings, let the running ones end
+                pool.shutdown(wait=True, cancel_futures=True)
+    finally:
+        bar.close()
+        csv_path = write_class_csv(Path(out), functions)
+    return BatchSummary(sorted(graded), skipped, sorted(errors), csv_path)
