@@ -16,7 +16,7 @@ import time
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.nbgrader_commands import nbgrader_env
+from autograder.nbgrader_commands import nbgrader_env, run_nbgrader
 from autograder.submission_repair import NOTES_FILE
 
 from autograder.nbgrader_flow import COURSE_ID
@@ -243,3 +243,15 @@ def test_interrupted_autograde_resumes_without_loss_or_duplicates(resume_course)
         assert notebooks == ["CNN.ipynb", "ConvolutionalLayers.ipynb", "SpatialBatchNorm.ipynb"]
         for notebook in course.autograded(student).glob("*.ipynb"):
             json.loads(notebook.read_text())
+
+
+def test_gradebook_location_comes_from_the_environment(course, tmp_path):
+    """Does CNN_GRADEBOOK_URL move the gradebook (and leave the course's own untouched)?"""
+    other = tmp_path / "elsewhere.db"
+    done = run_nbgrader(["db", "student", "add", "zoe"], cwd=course.root,
+                        env={**course.env, "CNN_GRADEBOOK_URL": f"sqlite:///{other}"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    with Gradebook(f"sqlite:///{other}", COURSE_ID) as gb:
+        assert [s.id for s in gb.students] == ["zoe"]
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", COURSE_ID) as gb:
+        assert "zoe" not in [s.id for s in gb.students]
