@@ -281,9 +281,15 @@ def grade_all(root: Path, assignment: str, out: Path, *, jobs: int = 2, timeout:
                desc=f"grading {assignment}")
     try:
         if dask_scheduler:
-            from distributed import Client, as_completed as dask_completed
-
-            with Client(dask_scheduler, timeout=30) as client:
+            try:
+                from distributed import Client, as_completed as dask_completed
+            except ImportError as err:
+                raise BatchError(f"--dask-scheduler needs Dask distributed: pip install -e '.[dask]' ({err})")
+            try:
+                client = Client(dask_scheduler, timeout=10)
+            except (OSError, TimeoutError, ValueError) as err:
+                raise BatchError(f"cannot reach the Dask scheduler at {dask_scheduler}: {err}") from None
+            with client:
                 futures = {client.submit(grade_packed, pack_folder(sub.folder), assignment, timeout, pure=False,
                                          key=f"grade-{sub.student}-{digest[:12]}"): (sub, digest)
                            for sub, digest in todo}

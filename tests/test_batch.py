@@ -199,3 +199,11 @@ def test_dask_cluster_gives_the_local_results(graded, classroom, dask_cluster, t
         assert remote["score"] == here["score"], student
         assert [(t["name"], t["score"]) for t in remote["tests"]] == [(t["name"], t["score"]) for t in here["tests"]]
         assert remote["extra_data"]["submission_sha256"] == here["extra_data"]["submission_sha256"]
+
+
+def test_an_unreachable_dask_scheduler_is_a_clear_error(tmp_path):
+    copy_of(RELEASE, tmp_path / "class" / "ann")
+    done = grade_all(str(tmp_path / "class"), "--out", str(tmp_path / "out"), "--dask-scheduler",
+                     "tcp://127.0.0.1:9", timeout=120)
+    assert done.returncode == 2
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in done.stderr
