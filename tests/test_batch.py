@@ -207,3 +207,11 @@ def test_an_unreachable_dask_scheduler_is_a_clear_error(tmp_path):
                      "tcp://127.0.0.1:9", timeout=120)
     assert done.returncode == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in done.stderr
+
+
+def test_a_grader_that_crashes_is_recorded_and_the_class_goes_on(tmp_path):
+    """A grading process that dies (here: the grader refuses an unknown suite) is an error entry, not a stop."""
+    report = grade_folder(copy_of(RELEASE, tmp_path / "ann"), "no_such_assignment", timeout=120)
+    assert report["extra_data"]["status"] == "error" and report["score"] == 0.0
+    assert "the grader exited 2" in report["extra_data"]["error"]
+    assert "no hidden suite for assignment 'no_such_assignment'" in report["extra_data"]["error"]
