@@ -9,8 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-from .generate import DEFAULT_IGNORE, UTILS_IGNORE
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COURSE_FILES = ("nbgrader_config.py", "source", "utils")
 ASSIGNMENT = "cnn"
@@ -28,6 +26,8 @@ def copy_course(dest: Path, root: Path = REPO_ROOT) -> Path:
     Path
         ``dest``, ready for ``nbgrader generate_assignment``.
     """
+    from .generate import DEFAULT_IGNORE, UTILS_IGNORE  # not at import: nbformat takes seconds to load
+
     for name in COURSE_FILES:
         src = root / name
         if src.is_dir():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import traceback
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from .results import GradingResults
 
 SUITES = Path(__file__).resolve().parent / "suites"
 REPO_ROOT = Path(__file__).resolve().parents[1]
+AUTOLOAD_OFF = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
 
 class GradingError(RuntimeError):
@@ -42,6 +44,22 @@ def suite_folder(assignment: str) -> Path:
         known = sorted(p.name for p in SUITES.iterdir() if (p / "rubric.toml").is_file())
         raise GradingError(f"no hidden suite for assignment {assignment!r} (known: {', '.join(known)})")
     return folder
+
+
+@contextlib.contextmanager
+def _no_plugin_autoload():
+    """Run pytest with only the kit's plugin: no plugin that happens to be installed (hypothesis,
+    pytest-benchmark, anyio...) is loaded into the grader, where it would cost seconds of start-up
+    and could change how the hidden suite runs."""
+    before = os.environ.get(AUTOLOAD_OFF)
+    os.environ[AUTOLOAD_OFF] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[AUTOLOAD_OFF]
+        else:
+            os.environ[AUTOLOAD_OFF] = before
 
 
 def grade(submission: Path, assignment: str = "cnn", *, use_bwrap: bool = True,
@@ -89,7 +107,7 @@ def grade(submission: Path, assignment: str = "cnn", *, use_bwrap: bool = True,
         args.append("--no-bwrap")
     collector = pytest_plugin.ResultCollector()
     log = io.StringIO()
-    with contextlib.redirect_stdout(log) if not verbose else contextlib.nullcontext():
+    with contextlib.redirect_stdout(log) if not verbose else contextlib.nullcontext(), _no_plugin_autoload():
         try:
             code = pytest.main(args, plugins=[pytest_plugin, collector])
         except Exception as err:  # pytest itself failed: the suite is broken
