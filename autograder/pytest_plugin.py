@@ -24,7 +24,7 @@ from .diagnosis import Diagnoser
 from .mutations import load_catalogue
 from .rubric import Rubric, RubricError
 from .results import GradingResults, TestResult
-from .sandbox import Limits, Sandbox
+from .sandbox import Limits, Sandbox, SandboxUnavailable
 from .student import Student
 
 # One student's worker: generous for numpy code at the suites' sizes, short enough that a
@@ -90,7 +90,7 @@ class ResultCollector:
             score, feedback = 0.0, "Not run."
         else:
             score, feedback = 0.0, _feedback(call.excinfo)
-            if call.excinfo is not None and call.excinfo.errisinstance(GraderError):
+            if call.excinfo is not None and call.excinfo.errisinstance((GraderError, SandboxUnavailable)):
                 self.grader_errors.append(f"{item.nodeid}: {call.excinfo.value}")
             elif report.when == "call":
                 feedback += self._diagnosis(item)

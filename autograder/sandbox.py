@@ -160,6 +160,25 @@ class ProtocolError(Exception):
     """The worker's bytes are not a valid message."""
 
 
+class SandboxUnavailable(RuntimeError):
+    """Bubblewrap is installed but could not start the worker: student code is not run with less.
+
+    Where bubblewrap is missing altogether the sandbox falls back to resource limits and says so
+    (`Sandbox.isolation`). Where it is installed but fails (a container that forbids namespaces,
+    a broken install), falling back silently would hand student code the grader's rights, so the
+    sandbox refuses unless ``CNN_SANDBOX_ALLOW_FALLBACK=1`` says the weaker isolation is wanted.
+    A worker that once ran under bubblewrap never restarts without it.
+    """
+
+
+ALLOW_FALLBACK_ENV = "CNN_SANDBOX_ALLOW_FALLBACK"
+
+
+def fallback_allowed() -> bool:
+    """True when the environment allows the rlimits-only fallback after bubblewrap failed."""
+    return os.environ.get(ALLOW_FALLBACK_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
 class _Capture:
     """Drain one pipe in a thread; keep the first ``cap`` bytes."""
 
@@ -217,8 +236,9 @@ class Sandbox:
     Attributes
     ----------
     isolation : str
-        ``"bubblewrap"``, or ``"rlimits-only: <reason>"`` when bubblewrap is missing, failed to start
-        or was turned off. Results should report it.
+        ``"bubblewrap"``, or ``"rlimits-only: <reason>"`` when bubblewrap is missing, was turned off,
+        or failed to start where ``CNN_SANDBOX_ALLOW_FALLBACK=1`` allows the fallback (otherwise
+        that failure raises `SandboxUnavailable`). Results should report it.
     token : str
         A random marker in the worker's command line and environment (for leftover-process checks).
     """
@@ -253,7 +273,14 @@ class Sandbox:
         self.close()
 
     def start(self) -> None:
-        """Copy the submission and start a worker (done by ``with``; restarts use `restart`)."""
+        """Copy the submission and start a worker (done by ``with``; restarts use `restart`).
+
+        Raises
+        ------
+        SandboxUnavailable
+            When bubblewrap is installed but fails and the fallback is not allowed, or fails on a
+            restart of a worker that ran under it.
+        """
         if self._tmp is None:
             self._tmp = Path(tempfile.mkdtemp(prefix="sandbox-"))
             _copy_submission(self.submission_dir, self._tmp / "submission")
@@ -273,6 +300,13 @@ class Sandbox:
                 except (OSError, ProtocolError, StudentError) as exc:
                     reason = f"bubblewrap failed to start: {str(exc)[:300]}"
                     self._kill()
+                    if self.isolation == "bubblewrap":
+                        raise SandboxUnavailable(f"{reason} (it ran this submission's worker before; "
+                                                 "no restart without it)") from None
+                    if not fallback_allowed():
+                        raise SandboxUnavailable(
+                            f"{reason}; student code is not run with resource limits alone (set "
+                            f"{ALLOW_FALLBACK_ENV}=1 to allow that weaker isolation)") from None
         else:
             reason = "bubblewrap turned off (use_bwrap=False)"
         self._launch(self._plain_command(), sandboxed=False)

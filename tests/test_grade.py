@@ -1,5 +1,6 @@
 """The grading command end to end: the reference, the blank release, the seed's code, determinism."""
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -74,6 +75,24 @@ def test_missing_submission_exits_2_and_still_writes_a_report(tmp_path):
     assert "no submission folder" in result.stderr
     report = json.loads(out.read_text())
     assert report["score"] == 0 and "no submission folder" in report["output"]
+
+
+def test_a_failing_bubblewrap_is_a_grader_failure_not_a_weaker_grading(tmp_path):
+    """With bubblewrap installed but failing, does grading stop (exit 2, zero report) instead of running
+    student code with resource limits alone?"""
+    fake = tmp_path / "bin" / "bwrap"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    out = tmp_path / "results.json"
+    env = {k: v for k, v in os.environ.items() if k != "CNN_SANDBOX_ALLOW_FALLBACK"}
+    env["PATH"] = f"{fake.parent}{os.pathsep}{env['PATH']}"
+    result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(SOLVED), "--json", str(out)],
+                            cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "bubblewrap failed to start" in result.stderr and "CNN_SANDBOX_ALLOW_FALLBACK=1" in result.stderr
+    report = json.loads(out.read_text())
+    assert report["score"] == 0 and "bubblewrap failed to start" in report["output"]
 
 
 def test_unknown_assignment_names_the_known_ones(tmp_path):

@@ -325,6 +325,21 @@ def test_tampered_provided_modules_in_the_upload_are_ignored(bundle, python_bin,
     assert {"nnl/fast_layers.py", "nnl/__init__.py", "fast_layers.py"} <= set(results["extra_data"]["ignored"])
 
 
+def test_a_container_that_forbids_bubblewrap_still_grades_with_resource_limits(bundle, python_bin, tmp_path):
+    """Where Gradescope's container forbids namespaces (bwrap fails), does run_autograder grade anyway,
+    saying which isolation it had?"""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(python_bin / "python3")
+    (bin_dir / "bwrap").write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n")
+    (bin_dir / "bwrap").chmod(0o755)
+    root = unpack(bundle, tmp_path / "gs")
+    upload(root, solved_nnl())
+    results = run_autograder(root, bin_dir)
+    assert results["score"] == pytest.approx(100), results.get("output")
+    assert results["extra_data"]["isolation"].startswith("rlimits-only: bubblewrap failed to start")
+
+
 @pytest.mark.parametrize("files", [{}, {"README.md": "my notes"}, {"nnl/fast_layers.py": "x = 1\n"}],
                          ids=["empty", "no-module", "only-provided"])
 def test_an_upload_without_student_modules_gets_a_zero_report_saying_what_to_upload(bundle, python_bin, tmp_path,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from autograder import sandbox as sandbox_module
-from autograder.sandbox import Handle, Limits, Sandbox, StudentError
+from autograder.sandbox import ALLOW_FALLBACK_ENV, Handle, Limits, Sandbox, SandboxUnavailable, StudentError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_NNL = REPO_ROOT / "source" / "cnn" / "nnl"
@@ -573,6 +573,56 @@ def test_a_missing_bwrap_falls_back_with_the_reason(reference_submission, monkey
     with Sandbox(reference_submission, limits=FAST) as sb:
         assert sb.isolation.startswith("rlimits-only: bubblewrap (bwrap) is not installed")
         assert sb.call("nnl.layers", "relu_forward", np.ones(2))[0].tolist() == [1.0, 1.0]
+
+
+def broken_bwrap(folder: Path) -> str:
+    """A ``bwrap`` that fails the way it does where namespaces are forbidden (a locked-down container)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fake = folder / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: Creating new namespace failed: Operation not permitted' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    return str(fake)
+
+
+def test_a_failing_bwrap_refuses_to_run_student_code(reference_submission, tmp_path, monkeypatch):
+    """Installed but failing, is bubblewrap a loud refusal rather than a silent rlimits-only fallback?"""
+    fake = broken_bwrap(tmp_path / "bin")
+    monkeypatch.setattr(sandbox_module.shutil, "which", lambda name: fake if name == "bwrap" else None)
+    monkeypatch.delenv(ALLOW_FALLBACK_ENV, raising=False)
+    with pytest.raises(SandboxUnavailable, match=f"bubblewrap failed to start.*set {ALLOW_FALLBACK_ENV}=1"):
+        with Sandbox(reference_submission, limits=FAST):
+            pass
+
+
+def test_a_failing_bwrap_falls_back_only_when_allowed(reference_submission, tmp_path, monkeypatch):
+    """With CNN_SANDBOX_ALLOW_FALLBACK=1, does it grade with resource limits and say why?"""
+    fake = broken_bwrap(tmp_path / "bin")
+    monkeypatch.setattr(sandbox_module.shutil, "which", lambda name: fake if name == "bwrap" else None)
+    monkeypatch.setenv(ALLOW_FALLBACK_ENV, "1")
+    with Sandbox(reference_submission, limits=FAST) as sb:
+        assert sb.isolation.startswith("rlimits-only: bubblewrap failed to start")
+        assert "Operation not permitted" in sb.isolation
+        assert sb.call("nnl.layers", "relu_forward", np.ones(2))[0].tolist() == [1.0, 1.0]
+
+
+@pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap is not installed")
+def test_a_worker_that_ran_under_bwrap_never_restarts_without_it(tmp_path, monkeypatch):
+    """After a crash, if bubblewrap cannot start again, is the restart refused even when fallback is allowed?"""
+    sub = write_submission(tmp_path / "s", {"nnl/crash.py": """
+        import os
+        def crash():
+            os._exit(3)
+    """}, with_reference=True)
+    monkeypatch.setenv(ALLOW_FALLBACK_ENV, "1")
+    with Sandbox(sub, limits=FAST) as sb:
+        assert sb.isolation == "bubblewrap"
+        with pytest.raises(StudentError):
+            sb.call("nnl.crash", "crash")
+        fake = broken_bwrap(tmp_path / "bin")
+        monkeypatch.setattr(sandbox_module.shutil, "which", lambda name: fake if name == "bwrap" else None)
+        with pytest.raises(SandboxUnavailable, match="no restart without it"):
+            sb.call("nnl.layers", "relu_forward", np.ones(2))
+        assert sb.isolation == "bubblewrap"
 
 
 def test_closing_removes_the_private_copy(reference_submission):
