@@ -57,48 +57,57 @@ def tiny_notebook() -> nbformat.NotebookNode:
     return nb
 
 
-@pytest.fixture
-def tiny_course(tmp_path):
+def write_tiny_course(root: Path) -> Path:
     """A course with this repository's nbgrader_config.py, one module, one notebook, one utility."""
-    shutil.copy(REPO / "nbgrader_config.py", tmp_path)
-    nnl = tmp_path / "source" / TINY / "nnl"
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    nnl = root / "source" / TINY / "nnl"
     nnl.mkdir(parents=True)
     (nnl / "__init__.py").write_text('"""The layers."""\n')
     (nnl / "relu.py").write_text(TINY_MODULE)
-    nbformat.write(tiny_notebook(), tmp_path / "source" / TINY / "Relu.ipynb")
-    (tmp_path / "utils" / "datasets").mkdir(parents=True)
-    (tmp_path / "utils" / "gradient_check.py").write_text("def rel_error(x, y):\n    return 0.0\n")
-    (tmp_path / "utils" / "datasets" / "big.bin").write_bytes(b"\0" * 10)
-    return tmp_path
+    nbformat.write(tiny_notebook(), root / "source" / TINY / "Relu.ipynb")
+    (root / "utils" / "datasets").mkdir(parents=True)
+    (root / "utils" / "gradient_check.py").write_text("def rel_error(x, y):\n    return 0.0\n")
+    (root / "utils" / "datasets" / "big.bin").write_bytes(b"\0" * 10)
+    return root
+
+
+@pytest.fixture
+def tiny_course(tmp_path):
+    return write_tiny_course(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def generated_tiny(tmp_path_factory):
+    """The tiny course after one successful `nbgrader generate_assignment` (tests only read it)."""
+    course = write_tiny_course(tmp_path_factory.mktemp("tiny"))
+    result = run_generate(course)
+    assert result.returncode == 0, result.stderr
+    return course
 
 
 @pytest.mark.nbgrader
-def test_python_modules_are_released_as_stubs(tiny_course):
+def test_python_modules_are_released_as_stubs(generated_tiny):
     """Does the release's .py keep docstring and template but lose the solution?"""
-    result = run_generate(tiny_course)
-    assert result.returncode == 0, result.stderr
-    released = (tiny_course / "release" / TINY / "nnl" / "relu.py").read_text()
+    released = (generated_tiny / "release" / TINY / "nnl" / "relu.py").read_text()
     assert "np.maximum" not in released and "SOLUTION" not in released
     assert "- x: Inputs, of any shape" in released
     assert "    # YOUR CODE HERE\n    raise NotImplementedError()\n    return out, x" in released
 
 
 @pytest.mark.nbgrader
-def test_released_stub_imports_and_raises_not_implemented(tiny_course):
+def test_released_stub_imports_and_raises_not_implemented(generated_tiny):
     """Can a student import the stub, and does calling it say what is missing?"""
-    assert run_generate(tiny_course).returncode == 0
     probe = ("from nnl.relu import relu_forward\n"
              "try:\n    relu_forward(1.0)\nexcept NotImplementedError:\n    print('stub')\n")
-    out = subprocess.run([sys.executable, "-c", probe], cwd=tiny_course / "release" / TINY,
+    out = subprocess.run([sys.executable, "-c", probe], cwd=generated_tiny / "release" / TINY,
                          capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "stub", out.stderr
 
 
 @pytest.mark.nbgrader
-def test_private_solutions_are_a_solved_runnable_copy(tiny_course):
+def test_private_solutions_are_a_solved_runnable_copy(generated_tiny):
     """Does solutions_private/cnn hold solved modules, filled answers, utils, and no markers?"""
-    assert run_generate(tiny_course).returncode == 0
-    solved = tiny_course / "solutions_private" / TINY
+    solved = generated_tiny / "solutions_private" / TINY
     module = (solved / "nnl" / "relu.py").read_text()
     assert "out = np.maximum(0, x)  # the solution" in module and "SOLUTION" not in module
     nb = nbformat.read(solved / "Relu.ipynb", as_version=4)
@@ -112,10 +121,9 @@ def test_private_solutions_are_a_solved_runnable_copy(tiny_course):
 
 
 @pytest.mark.nbgrader
-def test_release_answers_are_stubbed_and_utils_shipped_without_data(tiny_course):
+def test_release_answers_are_stubbed_and_utils_shipped_without_data(generated_tiny):
     """Do released notebooks say YOUR ANSWER HERE, and does utils/ ship without datasets/?"""
-    assert run_generate(tiny_course).returncode == 0
-    release = tiny_course / "release" / TINY
+    release = generated_tiny / "release" / TINY
     nb = nbformat.read(release / "Relu.ipynb", as_version=4)
     assert next(c for c in nb.cells if c.id == "why").source == "Why?\nYOUR ANSWER HERE"
     assert (release / "utils" / "gradient_check.py").exists()
