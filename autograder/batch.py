@@ -13,15 +13,12 @@ half-way picks up where it stopped, and nothing written is lost.
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import io
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -29,6 +26,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+
+from .grading_process import GradingProcessFailed, grade_in_child
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(__file__).resolve().parent
@@ -118,7 +117,7 @@ def _zero_report(message: str) -> dict:
 
 
 def grade_folder(folder: Path, assignment: str, timeout: float) -> dict:
-    """Grade one assignment folder with ``python -m autograder grade`` in a new session.
+    """Grade one assignment folder with ``python -m autograder grade`` in a child process.
 
     Returns
     -------
@@ -127,21 +126,11 @@ def grade_folder(folder: Path, assignment: str, timeout: float) -> dict:
         ``status`` ``"error"`` and ``error`` saying why (grader failure, timeout, crash).
     """
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="grade-all-") as tmp:
-        out = Path(tmp) / "results.json"
-        proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(folder), "--assignment",
-                                 assignment, "--json", str(out)], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
-        try:
-            _, stderr = proc.communicate(timeout=timeout)
-            error = None if proc.returncode == 0 else f"the grader exited {proc.returncode}: {stderr.strip()[-500:]}"
-        except subprocess.TimeoutExpired:
-            error = f"grading did not finish within {timeout:g} s"
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()  # reap it and close its pipes
-        results = json.loads(out.read_text()) if error is None and out.is_file() else _zero_report(error or "")
+    try:
+        results, error = grade_in_child(folder, assignment, timeout), None
+    except GradingProcessFailed as err:
+        error = str(err)
+        results = _zero_report(error)
     extra = results.setdefault("extra_data", {})
     extra.update(status="graded" if error is None else "error", wall_seconds=round(time.monotonic() - started, 3))
     if error is not None:

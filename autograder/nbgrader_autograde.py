@@ -24,16 +24,10 @@ cells are set to 0 and flagged for manual review, never left at full marks.
 """
 from __future__ import annotations
 
-import contextlib
 import glob
 import html
-import json
 import os
 import re
-import signal
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,10 +41,10 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
 from nbgrader.utils import rmtree
 from traitlets import Float, List
 
+from .grading_process import GradingProcessFailed, grade_in_child
 from .score_cells import function_of, is_autograded_test, PREFIX
 from .submission_repair import DEFAULT_MAX_FILE_BYTES, prepare_submission, read_notes
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 MAX_LISTED_FAILURES = 6
 
 
@@ -133,26 +127,10 @@ def run_hidden_suite(folder: Path, assignment: str, timeout: float) -> dict:
     SuiteFailed
         When the grader exits non-zero, times out or writes no results.
     """
-    with tempfile.TemporaryDirectory(prefix="kit-grade-") as tmp:
-        out = Path(tmp) / "results.json"
-        cmd = [sys.executable, "-m", "autograder", "grade", str(folder), "--assignment", assignment,
-               "--json", str(out)]
-        # A session of its own, so that a timeout stops the grader and its sandbox together.
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except BaseException as err:  # the timeout, or Ctrl-C / SIGTERM of autograde itself
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()  # reap it and close its pipes
-            if isinstance(err, subprocess.TimeoutExpired):
-                raise SuiteFailed(f"the hidden suite did not finish grading {folder} within {timeout:g} s") from None
-            raise
-        if proc.returncode != 0 or not out.is_file():
-            tail = (stderr or stdout).strip()[-2000:]
-            raise SuiteFailed(f"the hidden suite could not grade {folder} (exit {proc.returncode}): {tail}")
-        return json.loads(out.read_text())
+    try:
+        return grade_in_child(folder, assignment, timeout)
+    except GradingProcessFailed as err:
+        raise SuiteFailed(f"the hidden suite could not grade {folder}: {err}") from None
 
 
 def _score_text(score: float, points: float) -> str:
