@@ -29,3 +29,17 @@ def rng():
     import numpy as np
 
     return np.random.default_rng(231)
+
+
+# The files whose runs take minutes (whole nbgrader flows, validate). pytest-xdist hands out
+# whole files in collection order: starting these first keeps one worker from being left alone
+# with a long file at the end while the other has nothing to do.
+LONGEST_FILES = ("test_validate.py", "test_nbgrader_course.py", "test_demo.py", "test_nbgrader_traps.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.path.name
+        return LONGEST_FILES.index(name) if name in LONGEST_FILES else len(LONGEST_FILES)
+
+    items.sort(key=rank)  # stable: every file keeps its own order

@@ -195,19 +195,6 @@ def test_seed_code_feedback_names_each_bug(seed_results):
     assert "not implemented yet" in first["adam"]
 
 
-def test_validate_passes_every_gate(tmp_path):
-    """Does `validate` prove the suite: reference full, release 0, all mutants caught, no test unfailable?"""
-    out = tmp_path / "validate.json"
-    result = subprocess.run([sys.executable, "-m", "autograder", "validate", "cnn", "--json", str(out)],
-                            cwd=REPO, capture_output=True, text=True, timeout=1800)
-    report = json.loads(out.read_text())
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert report["ok"] and report["detection_rate"] == 1.0 and report["never_failing_tests"] == []
-    assert report["reference_score"] == report["total"] == 100 and report["release_score"] == 0
-    assert len(report["mutants"]) >= 40
-    assert "detection rate 100%" in result.stdout
-
-
 def test_feedback_never_shows_the_hidden_tests(seed_results, reference_results, tmp_path):
     """Is every feedback text free of the hidden suite's source, paths and tracebacks?"""
     for report in (seed_results, reference_results):
