@@ -19,7 +19,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 "$PY" -m pip install --quiet --upgrade pip
-"$PY" -m pip install --quiet -e ".[dask,test]"
+"$PY" -m pip install --quiet -e ".[dask,test,fast-start]"
 # The Jupyter kernel the notebooks and tests run in.
 "$PY" -m ipykernel install --sys-prefix --name python3 >/dev/null
 echo "installed: $("$PY" -c 'import nbgrader, numpy; print("nbgrader", nbgrader.__version__, "numpy", numpy.__version__)')"
