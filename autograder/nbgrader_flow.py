@@ -51,15 +51,15 @@ class CourseFlow:
         return {"CNN_EXCHANGE_ROOT": str(self.exchange)}
 
     def nbgrader(self, *args: str, cwd: Path | None = None, check: bool = True,
-                 timeout: float = 1800) -> subprocess.CompletedProcess:
-        """Run ``nbgrader ARGS`` from the course folder (or ``cwd``).
+                 timeout: float = 1800, env: dict | None = None) -> subprocess.CompletedProcess:
+        """Run ``nbgrader ARGS`` from the course folder (or ``cwd``), ``env`` added to the environment.
 
         Raises
         ------
         NbgraderFailed
             When ``check`` and the command exits non-zero.
         """
-        result = run_nbgrader(list(args), cwd=cwd or self.root, timeout=timeout, env=self.env)
+        result = run_nbgrader(list(args), cwd=cwd or self.root, timeout=timeout, env={**self.env, **(env or {})})
         if check and result.returncode != 0:
             raise NbgraderFailed(f"nbgrader {' '.join(args)} exited {result.returncode}:\n{result.stderr[-4000:]}")
         return result

@@ -16,6 +16,7 @@ import time
 import pytest
 from nbgrader.api import Gradebook
 
+from autograder.cli import copy_course
 from autograder.nbgrader_commands import nbgrader_env, run_nbgrader
 from autograder.submission_repair import NOTES_FILE
 
@@ -161,6 +162,40 @@ def test_without_the_kit_score_cells_fail_instead_of_passing(course):
     assert len(scores) == 21 and {score for score, _ in scores.values()} == {0.0}
     outputs = score_cell_outputs(course.autograded("hana") / "CNN.ipynb")
     assert all(o[-1]["output_type"] == "error" for o in outputs.values())
+
+
+def _without_the_kit(tmp_path) -> dict:
+    """An environment in which ``import autograder`` fails, as where the kit was never installed."""
+    shadow = tmp_path / "shadow" / "autograder"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text('raise ModuleNotFoundError("No module named \'autograder\'")\n')
+    return {"PYTHONPATH": str(shadow.parent)}
+
+
+def test_without_the_kit_generate_assignment_refuses_and_writes_nothing(tmp_path):
+    """Without the kit importable, does generate_assignment fail loudly instead of releasing solved .py files?"""
+    (tmp_path / "course").mkdir()
+    course = Course(copy_course(tmp_path / "course"), tmp_path / "exchange", tmp_path / "homes")
+    done = course.nbgrader("generate_assignment", ASSIGNMENT, check=False, env=_without_the_kit(tmp_path))
+    assert done.returncode != 0
+    assert "the course kit (Python package 'autograder') cannot be imported" in done.stderr
+    assert not (course.root / "release").exists() and not (course.root / "solutions_private").exists()
+
+
+def test_without_the_kit_autograde_refuses_and_keeps_the_grades(course, tmp_path):
+    """Without the kit importable, does autograde refuse (no notebook run, no grade) and keep earlier grades?"""
+    before = _scores(course, "alice")
+    kim = _put(course, "kim")
+    try:
+        done = course.nbgrader("autograde", ASSIGNMENT, check=False, env=_without_the_kit(tmp_path))
+        assert done.returncode != 0
+        assert "Refusing to run" in done.stderr
+        assert not course.autograded("kim").exists()
+        assert _scores(course, "alice") == before
+        with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", COURSE_ID) as gb:
+            assert all(s.student.id != "kim" for s in gb.assignment_submissions(ASSIGNMENT))
+    finally:
+        shutil.rmtree(kim.parent)
 
 
 FORMGRADER_AUTOGRADE = """
