@@ -39,9 +39,8 @@ def copy_course(dest: Path, root: Path = REPO_ROOT) -> Path:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the release and solutions, run the solved notebooks, then take four students through nbgrader."""
+    from .checked_release import ReleaseRefused, generate_checked_release
     from .fake_cifar import write_fake_cifar10
-    from .generate import find_solution_leaks
-    from .nbgrader_commands import run_nbgrader
 
     work = Path(args.workdir).resolve()
     if work.exists():
@@ -51,16 +50,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     copy_course(course)
     _say(f"[1/5] course copied to {course}")
 
-    result = run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], cwd=course)
-    if result.returncode != 0:
-        _say(result.stderr[-4000:])
-        _say("nbgrader generate_assignment failed: see the log above")
+    try:
+        checked = generate_checked_release(course, ASSIGNMENT)
+    except ReleaseRefused as err:
+        _say(str(err))
         return 1
-    release, solved = course / "release" / ASSIGNMENT, course / "solutions_private" / ASSIGNMENT
-    stubs = sum(p.read_text().count("raise NotImplementedError()") for p in (release / "nnl").glob("*.py"))
-    leaks = find_solution_leaks(course / "source" / ASSIGNMENT, release)
-    _say(f"[2/5] nbgrader generate_assignment {ASSIGNMENT}: release/{ASSIGNMENT} has {stubs} stubs in nnl/, "
-         f"{len(leaks)} solution lines leaked; solutions_private/{ASSIGNMENT} written")
+    release, solved = checked.release, course / "solutions_private" / ASSIGNMENT
+    _say(f"[2/5] nbgrader generate_assignment {ASSIGNMENT}: release/{ASSIGNMENT} has {checked.stubs} stubs in "
+         f"nnl/, no solution line leaked; solutions_private/{ASSIGNMENT} written")
 
     data_root = work / "data"
     cifar = write_fake_cifar10(data_root, images_per_batch=args.images_per_batch, test_images=args.images_per_batch)
@@ -79,7 +76,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _say(f"[5/5] the class through nbgrader: release_assignment, fetch and submit for {len(submissions)} "
          "students, collect, autograde (the hidden suite, sandboxed), generate_feedback, export:")
     class_ok = _grade_class_through_nbgrader(course, work, submissions)
-    return 0 if class_ok and not notebook_failures and not leaks else 1
+    return 0 if class_ok and not notebook_failures else 1
 
 
 def _run_solved_notebooks(solved: Path, cifar: Path, show_checks: int) -> int:
@@ -193,6 +190,21 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    """Run `nbgrader generate_assignment ASSIGNMENT --force` in the course folder, then refuse (remove) a
+    release that shows any solution line or was made without the course's nbgrader_config.py."""
+    from .checked_release import ReleaseRefused, generate_checked_release
+
+    try:
+        checked = generate_checked_release(Path(args.course), args.assignment)
+    except ReleaseRefused as err:
+        print(f"python -m autograder generate: {err}", file=sys.stderr)
+        return 1
+    print(f"{checked.release}: {checked.stubs} stubs in nnl/, no solution line leaked; ready for "
+          f"`nbgrader release_assignment {args.assignment}`")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """Prove the hidden suite: the reference scores full marks, the blank release 0, every mutant is caught."""
     from .grade import GradingError
@@ -283,8 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
         description="The CNN assignment kit. Instructors generate the release with the ordinary "
-                    "`nbgrader generate_assignment cnn --force` at the repository root; these commands "
-                    "are the kit's own.",
+                    "`nbgrader generate_assignment cnn --force` at the repository root (or `generate`, "
+                    "which also refuses a release that leaks a solution); these commands are the kit's own.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -299,6 +311,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--skip-notebooks", action="store_true",
                       help="do not run the solved notebooks (step 4; the slowest, about a minute)")
     demo.set_defaults(func=cmd_demo)
+
+    generate = sub.add_parser("generate", help="nbgrader generate_assignment, then refuse a release that "
+                              "leaks a solution line", description=cmd_generate.__doc__ +
+                              " Exit status 0 when the release is safe, 1 otherwise.")
+    generate.add_argument("assignment", nargs="?", default=ASSIGNMENT, help="which assignment (default: %(default)s)")
+    generate.add_argument("--course", default=".", help="the course folder, holding nbgrader_config.py "
+                          "(default: the current folder)")
+    generate.set_defaults(func=cmd_generate)
 
     grade = sub.add_parser("grade", help="grade one submission with the hidden suite (Gradescope JSON)",
                            description=cmd_grade.__doc__ + " Exit status 0 whenever grading completed, "
