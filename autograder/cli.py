@@ -19,7 +19,7 @@ def _say(message: str) -> None:
 
 
 def copy_course(dest: Path, root: Path = REPO_ROOT) -> Path:
-    """Copy what an instructor edits (config, source, utils) into a course folder ``dest``.
+    """Copy what an instructor edits (config, source, utils) into a course folder ``dest`` (created if missing).
 
     Returns
     -------
@@ -28,6 +28,7 @@ def copy_course(dest: Path, root: Path = REPO_ROOT) -> Path:
     """
     from .generate import DEFAULT_IGNORE, UTILS_IGNORE  # not at import: nbformat takes seconds to load
 
+    dest.mkdir(parents=True, exist_ok=True)
     for name in COURSE_FILES:
         src = root / name
         if src.is_dir():
@@ -45,9 +46,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     work = Path(args.workdir).resolve()
     if work.exists():
         shutil.rmtree(work)
-    course = work / "course"
-    course.mkdir(parents=True)
-    copy_course(course)
+    course = copy_course(work / "course")
     _say(f"[1/5] course copied to {course}")
 
     try:

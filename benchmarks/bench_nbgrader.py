@@ -59,9 +59,7 @@ def make_class(root: Path, students: int) -> dict[str, Path]:
 
 
 def fresh_course(tmp: Path, name: str, folders: dict[str, Path], config_extra: str = "") -> CourseFlow:
-    course = tmp / name
-    course.mkdir()
-    copy_course(course)
+    course = copy_course(tmp / name)
     flow = CourseFlow(course, tmp / f"{name}-exchange", tmp / f"{name}-homes")
     flow.nbgrader("generate_assignment", "cnn", "--force")
     for student, folder in folders.items():

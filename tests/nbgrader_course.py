@@ -19,7 +19,6 @@ class Course(CourseFlow):
 
     @classmethod
     def create(cls, tmp: Path) -> "Course":
-        (tmp / "course").mkdir()
         course = cls(copy_course(tmp / "course"), tmp / "exchange", tmp / "homes")
         course.nbgrader("generate_assignment", ASSIGNMENT, "--force")
         return course

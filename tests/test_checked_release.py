@@ -16,7 +16,6 @@ def _generate(course):
 
 @pytest.fixture
 def course(tmp_path):
-    (tmp_path / "course").mkdir()
     return copy_course(tmp_path / "course")
 
 

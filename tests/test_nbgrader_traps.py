@@ -174,7 +174,6 @@ def _without_the_kit(tmp_path) -> dict:
 
 def test_without_the_kit_generate_assignment_refuses_and_writes_nothing(tmp_path):
     """Without the kit importable, does generate_assignment fail loudly instead of releasing solved .py files?"""
-    (tmp_path / "course").mkdir()
     course = Course(copy_course(tmp_path / "course"), tmp_path / "exchange", tmp_path / "homes")
     done = course.nbgrader("generate_assignment", ASSIGNMENT, check=False, env=_without_the_kit(tmp_path))
     assert done.returncode != 0
