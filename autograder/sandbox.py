@@ -180,31 +180,51 @@ def fallback_allowed() -> bool:
 
 
 class _Capture:
-    """Drain one pipe in a thread; keep the first ``cap`` bytes."""
+    """Drain one pipe in a thread; keep the first ``cap`` bytes.
+
+    The pipe is read only under ``lock``, so `take` can first read whatever is already in the pipe:
+    the worker flushes stdout and stderr before it replies, and what it printed before a reply is
+    then part of the output seen after that reply (not left to the drain thread's timing).
+    """
 
     def __init__(self, pipe, cap: int):
         self.pipe, self.cap = pipe, cap
         self.data = bytearray()
         self.truncated = False
+        self.ended = False
         self.lock = threading.Lock()
+        os.set_blocking(pipe.fileno(), False)
         self.thread = threading.Thread(target=self._drain, daemon=True)
         self.thread.start()
 
     def _drain(self) -> None:
-        while True:
+        while not self.ended:
             try:
-                chunk = os.read(self.pipe.fileno(), 65536)
+                select.select([self.pipe], [], [])
             except (OSError, ValueError):
                 return
-            if not chunk:
-                return
             with self.lock:
-                room = self.cap - len(self.data)
-                self.data += chunk[:max(room, 0)]
-                self.truncated |= len(chunk) > room
+                self._read_pending()
+
+    def _read_pending(self) -> None:
+        """Read what the pipe holds now (call with ``lock`` held); set ``ended`` at end of file."""
+        while not self.ended:
+            try:
+                chunk = os.read(self.pipe.fileno(), 65536)
+            except BlockingIOError:
+                return
+            except (OSError, ValueError):
+                chunk = b""
+            if not chunk:
+                self.ended = True
+                return
+            room = self.cap - len(self.data)
+            self.data += chunk[:max(room, 0)]
+            self.truncated |= len(chunk) > room
 
     def take(self, clear: bool) -> tuple[bytes, bool]:
         with self.lock:
+            self._read_pending()
             data, truncated = bytes(self.data), self.truncated
             if clear:
                 self.data.clear()

@@ -383,6 +383,22 @@ def test_a_fake_protocol_message_on_stdout_has_no_effect(tmp_path):
         assert "40 passed" in sb.output().stdout
 
 
+def test_what_a_call_printed_is_in_the_output_as_soon_as_it_returns(tmp_path):
+    """Is each call's printing captured by the time its reply is read (no race with the drain thread)?"""
+    sub = write_submission(tmp_path / "s", {"nnl/shout.py": """
+        import sys
+        def shout(i):
+            print(f"line {i}")
+            sys.stderr.write(f"warn {i}\\n")
+            return i
+    """})
+    with open_sandbox(sub) as sb:
+        for i in range(300):
+            assert sb.call("nnl.shout", "shout", i) == i
+            seen = sb.output(clear=True)
+            assert (seen.stdout, seen.stderr) == (f"line {i}\n", f"warn {i}\n")
+
+
 def test_garbage_on_the_protocol_pipe_is_a_protocol_error_of_that_call(tmp_path):
     """Is junk written to the worker's reply pipe attributed to the call, with the next call working?"""
     sub = write_submission(tmp_path / "s", {"nnl/garbage.py": """
