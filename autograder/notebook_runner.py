@@ -7,7 +7,9 @@ sandbox (see the grader).
 """
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from traitlets.config import Config
 
 
 # A printed check is a line "<label> error: <number>" or "<label> difference: <number>",
@@ -86,7 +89,14 @@ def run_notebook(path: Path, cwd: Path, env: dict | None = None, cell_timeout: i
     NotebookRun
     """
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
+    # IPC sockets in a private folder rather than TCP ports on localhost: no other local user can
+    # connect to the kernel, and ipykernel has no plain-text warning to print. The socket path must
+    # be absolute: the kernel runs in ``cwd``, this process elsewhere.
+    sockets = tempfile.TemporaryDirectory(prefix="cnn-kernel-")
+    config = Config()
+    config.KernelManager.transport = "ipc"
+    config.KernelManager.ip = os.path.join(sockets.name, "kernel")
+    client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3", config=config,
                             resources={"metadata": {"path": str(cwd)}})
     start = time.perf_counter()
     error_name = error_cell = None
@@ -96,6 +106,8 @@ def run_notebook(path: Path, cwd: Path, env: dict | None = None, cell_timeout: i
         error_name = err.ename
     except (CellTimeoutError, DeadKernelError) as err:
         error_name = type(err).__name__
+    finally:
+        sockets.cleanup()
     executed = [c for c in nb.cells if c.cell_type == "code" and c.get("execution_count") is not None]
     if error_name is not None:
         failing = [c for c in nb.cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))]

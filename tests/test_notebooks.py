@@ -304,3 +304,17 @@ def test_visualize_grid_draws_a_constant_image_black():
     """A constant image (all-zero filter) has no range to rescale: black, no NaN, no division warning."""
     grid = visualize_grid(np.zeros((2, 3, 3, 3)))
     assert np.all(grid == 0)
+
+
+def test_the_kernel_talks_over_private_ipc_sockets_not_tcp(tmp_path):
+    """Does run_notebook keep the kernel off localhost TCP (which any local user could connect to)?"""
+    notebook = tmp_path / "probe.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import json, os, stat, ipykernel\n"
+        "info = json.load(open(ipykernel.get_connection_file()))\n"
+        "folder = os.path.dirname(info['ip']) or '.'\n"
+        "print(info['transport'], os.path.isabs(info['ip']), oct(stat.S_IMODE(os.stat(folder).st_mode)))")]),
+        notebook)
+    run = run_notebook(notebook, cwd=tmp_path, cell_timeout=CELL_TIMEOUT)
+    assert run.error_name is None
+    assert stream_text(run.notebook.cells[0], "stdout").split() == ["ipc", "True", "0o700"]
