@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-COURSE_FILES = ("nbgrader_config.py", "source", "utils")
+COURSE_FILES = ("nbgrader_config.py", "course_settings.py", "source", "utils")
 ASSIGNMENT = "cnn"
 
 

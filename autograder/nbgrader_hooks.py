@@ -28,7 +28,7 @@ class HookFailed(SystemExit):
 
 
 class CourseKit(LoggingConfigurable):
-    """The kit's own course settings, configured in ``nbgrader_config.py`` as ``c.CourseKit.*``."""
+    """The kit's own course settings, configured in ``course_settings.py`` as ``c.CourseKit.*``."""
 
     solutions_directory = Unicode(
         "solutions_private",

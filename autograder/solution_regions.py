@@ -5,7 +5,7 @@ A solution region is the lines between a line containing the begin delimiter
 (``### END SOLUTION``). The same markers work in notebook cells and in ``.py``
 files, and the delimiters and stub text are nbgrader's own
 (``ClearSolutions.begin_solution_delimeter``, ``end_solution_delimeter``,
-``code_stub``), so one ``nbgrader_config.py`` configures both.
+``code_stub``), so the course's ``course_settings.py`` configures both.
 
 Like nbgrader's ``ClearSolutions._replace_solution_region`` this is a line
 scanner that keeps the stub at the marker's indentation; unlike it, a stray

@@ -58,8 +58,9 @@ def tiny_notebook() -> nbformat.NotebookNode:
 
 
 def write_tiny_course(root: Path) -> Path:
-    """A course with this repository's nbgrader_config.py, one module, one notebook, one utility."""
-    shutil.copy(REPO / "nbgrader_config.py", root)
+    """A course with this repository's configuration, one module, one notebook, one utility."""
+    for name in ("nbgrader_config.py", "course_settings.py"):
+        shutil.copy(REPO / name, root)
     nnl = root / "source" / TINY / "nnl"
     nnl.mkdir(parents=True)
     (nnl / "__init__.py").write_text('"""The layers."""\n')

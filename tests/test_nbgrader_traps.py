@@ -181,6 +181,28 @@ def test_without_the_kit_generate_assignment_refuses_and_writes_nothing(tmp_path
     assert not (course.root / "release").exists() and not (course.root / "solutions_private").exists()
 
 
+
+@pytest.mark.parametrize("breakage,line,expected", [
+    ("c.Exchange.timezone = a_typo\n", 3, "NameError: name 'a_typo' is not defined"),
+    ("c.CourseDirectory.course_id = 'cnn\n", 3, "SyntaxError"),
+    (None, None, "FileNotFoundError: the file is missing"),
+])
+def test_broken_course_settings_make_generate_assignment_refuse(tmp_path, breakage, line, expected):
+    """Plain nbgrader skips a config that raises and releases the solutions: does a broken course_settings.py
+    stop generate_assignment instead, naming the file and line, with nothing written?"""
+    course = Course(copy_course(tmp_path / "course"), tmp_path / "exchange", tmp_path / "homes")
+    settings = course.root / "course_settings.py"
+    if breakage is None:
+        settings.unlink()
+    else:
+        settings.write_text("c = get_config()\n\n" + breakage + settings.read_text())
+    done = course.nbgrader("generate_assignment", ASSIGNMENT, check=False)
+    assert done.returncode == 1
+    where = f"{settings} line {line}: " if line else f"{settings}: "
+    assert f"refusing to run: {where}{expected}" in done.stderr
+    assert not (course.root / "release").exists() and not (course.root / "solutions_private").exists()
+
+
 def test_without_the_kit_autograde_refuses_and_keeps_the_grades(course, tmp_path):
     """Without the kit importable, does autograde refuse (no notebook run, no grade) and keep earlier grades?"""
     before = _scores(course, "alice")
@@ -188,7 +210,7 @@ def test_without_the_kit_autograde_refuses_and_keeps_the_grades(course, tmp_path
     try:
         done = course.nbgrader("autograde", ASSIGNMENT, check=False, env=_without_the_kit(tmp_path))
         assert done.returncode != 0
-        assert "Refusing to run" in done.stderr
+        assert "refusing to run" in done.stderr
         assert not course.autograded("kim").exists()
         assert _scores(course, "alice") == before
         with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", COURSE_ID) as gb:
