@@ -13,6 +13,7 @@ before writing anything), naming the cause.
 import os
 import sys
 import traceback
+import types
 from pathlib import Path
 
 c = get_config()  # noqa: F821 (provided by nbgrader's config loader)
@@ -64,7 +65,11 @@ def refuse_to_run(**_hook_arguments):
 
 
 if PROBLEMS:
-    for _problem in PROBLEMS:
+    # nbgrader loads this file several times in one process: say each problem once per process.
+    _memo = sys.modules.setdefault("_cnn_course_config", types.ModuleType("_cnn_course_config"))
+    _said = _memo.__dict__.setdefault("said", set())
+    for _problem in sorted(set(PROBLEMS) - _said):
+        _said.add(_problem)
         print(f"nbgrader_config.py: {_problem}; generate_assignment and autograde will refuse to run",
               file=sys.stderr)
     c.GenerateAssignment.pre_convert_hook = refuse_to_run

@@ -200,6 +200,7 @@ def test_broken_course_settings_make_generate_assignment_refuse(tmp_path, breaka
     assert done.returncode == 1
     where = f"{settings} line {line}: " if line else f"{settings}: "
     assert f"refusing to run: {where}{expected}" in done.stderr
+    assert done.stderr.count("will refuse to run") == 1, "warned once, though nbgrader loads the config 3 times"
     assert not (course.root / "release").exists() and not (course.root / "solutions_private").exists()
 
 
