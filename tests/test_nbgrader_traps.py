@@ -181,7 +181,6 @@ def test_without_the_kit_generate_assignment_refuses_and_writes_nothing(tmp_path
     assert not (course.root / "release").exists() and not (course.root / "solutions_private").exists()
 
 
-
 @pytest.mark.parametrize("breakage,line,expected", [
     ("c.Exchange.timezone = a_typo\n", 3, "NameError: name 'a_typo' is not defined"),
     ("c.CourseDirectory.course_id = 'cnn\n", 3, "SyntaxError"),
