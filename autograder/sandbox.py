@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import fcntl
 import json
 import os
 import resource
@@ -40,6 +41,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 from dataclasses import dataclass
@@ -182,9 +184,11 @@ def fallback_allowed() -> bool:
 class _Capture:
     """Drain one pipe in a thread; keep the first ``cap`` bytes.
 
-    The pipe is read only under ``lock``, so `take` can first read whatever is already in the pipe:
-    the worker flushes stdout and stderr before it replies, and what it printed before a reply is
-    then part of the output seen after that reply (not left to the drain thread's timing).
+    The pipe is read only under ``lock``, so `take` can first read what the pipe holds at that
+    moment: the worker flushes stdout and stderr before it replies, and what it printed before a
+    reply is then part of the output seen after that reply (not left to the drain thread's timing).
+    `take` reads no more than was pending when it started, so student code that never stops
+    printing cannot keep it reading.
     """
 
     def __init__(self, pipe, cap: int):
@@ -204,27 +208,39 @@ class _Capture:
             except (OSError, ValueError):
                 return
             with self.lock:
-                self._read_pending()
+                self._read(65536)
 
-    def _read_pending(self) -> None:
-        """Read what the pipe holds now (call with ``lock`` held); set ``ended`` at end of file."""
-        while not self.ended:
-            try:
-                chunk = os.read(self.pipe.fileno(), 65536)
-            except BlockingIOError:
-                return
-            except (OSError, ValueError):
-                chunk = b""
-            if not chunk:
-                self.ended = True
-                return
-            room = self.cap - len(self.data)
-            self.data += chunk[:max(room, 0)]
-            self.truncated |= len(chunk) > room
+    def _read(self, size: int) -> int:
+        """One read of up to ``size`` bytes (call with ``lock`` held); returns how many; sets ``ended`` at EOF."""
+        try:
+            chunk = os.read(self.pipe.fileno(), size)
+        except BlockingIOError:
+            return 0
+        except (OSError, ValueError):
+            chunk = b""
+        if not chunk:
+            self.ended = True
+            return 0
+        room = self.cap - len(self.data)
+        self.data += chunk[:max(room, 0)]
+        self.truncated |= len(chunk) > room
+        return len(chunk)
+
+    def _pending(self) -> int:
+        """Bytes waiting in the pipe now."""
+        try:
+            return struct.unpack("i", fcntl.ioctl(self.pipe.fileno(), termios.FIONREAD, b"\0" * 4))[0]
+        except (OSError, ValueError):
+            return 0
 
     def take(self, clear: bool) -> tuple[bytes, bool]:
         with self.lock:
-            self._read_pending()
+            pending = self._pending()
+            while pending > 0 and not self.ended:
+                got = self._read(min(pending, 65536))
+                if not got:
+                    break
+                pending -= got
             data, truncated = bytes(self.data), self.truncated
             if clear:
                 self.data.clear()
@@ -537,7 +553,6 @@ class Sandbox:
         try:
             header, _ = self._receive(time.monotonic() + limits.startup_timeout)
         except (ProtocolError, EOFError, TimeoutError) as exc:
-            time.sleep(0.05)
             detail = self._captures[1].take(False)[0].decode("utf-8", "replace").strip()[-300:]
             raise ProtocolError(f"{type(exc).__name__} {exc}; worker stderr: {detail!r}") from None
         if header.get("op") != "ready":

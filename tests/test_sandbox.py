@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -399,6 +400,33 @@ def test_what_a_call_printed_is_in_the_output_as_soon_as_it_returns(tmp_path):
             assert (seen.stdout, seen.stderr) == (f"line {i}\n", f"warn {i}\n")
 
 
+def test_a_thread_that_never_stops_printing_does_not_stall_the_grader(tmp_path):
+    """Does reading the output return, capped, while student code goes on flooding stdout after its call?"""
+    sub = write_submission(tmp_path / "s", {"nnl/flood.py": """
+        import fcntl, os, threading
+        def flood():
+            try:
+                fcntl.fcntl(1, 1031, 1 << 20)  # F_SETPIPE_SZ: a bigger pipe, refilled faster than it drains
+            except OSError:
+                pass
+            def forever():
+                block = b"x" * (1 << 20)
+                while True:
+                    os.write(1, block)
+            for _ in range(4):
+                threading.Thread(target=forever, daemon=True).start()
+            return 1.0
+    """})
+    with open_sandbox(sub) as sb:
+        assert sb.call("nnl.flood", "flood") == 1.0
+        for _ in range(20):
+            reader = threading.Thread(target=sb.output, daemon=True)
+            reader.start()
+            reader.join(timeout=20)
+            assert not reader.is_alive(), "Sandbox.output() did not return while the worker kept printing"
+        assert sb.output().truncated
+
+
 def test_garbage_on_the_protocol_pipe_is_a_protocol_error_of_that_call(tmp_path):
     """Is junk written to the worker's reply pipe attributed to the call, with the next call working?"""
     sub = write_submission(tmp_path / "s", {"nnl/garbage.py": """
@@ -605,9 +633,10 @@ def test_a_failing_bwrap_refuses_to_run_student_code(reference_submission, tmp_p
     fake = broken_bwrap(tmp_path / "bin")
     monkeypatch.setattr(sandbox_module.shutil, "which", lambda name: fake if name == "bwrap" else None)
     monkeypatch.delenv(ALLOW_FALLBACK_ENV, raising=False)
-    with pytest.raises(SandboxUnavailable, match=f"bubblewrap failed to start.*set {ALLOW_FALLBACK_ENV}=1"):
+    with pytest.raises(SandboxUnavailable, match=f"bubblewrap failed to start.*set {ALLOW_FALLBACK_ENV}=1") as caught:
         with Sandbox(reference_submission, limits=FAST):
             pass
+    assert "Creating new namespace failed: Operation not permitted" in str(caught.value), "bwrap's own error is shown"
 
 
 def test_a_failing_bwrap_falls_back_only_when_allowed(reference_submission, tmp_path, monkeypatch):
