@@ -28,7 +28,7 @@ c.CourseDirectory.db_url = os.environ.get(
 # CNN_EXCHANGE_ROOT says otherwise, e.g. a scratch folder for a trial run).
 c.Exchange.root = os.environ.get("CNN_EXCHANGE_ROOT", "/srv/nbgrader/exchange")
 
-# The kit's own folders (see autograder.nbgrader_hooks.CourseKit).
+# The kit's own folders (see autograder.authoring.generation_hook.CourseKit).
 c.CourseKit.solutions_directory = "solutions_private"
 c.CourseKit.utils_directory = "utils"
 

@@ -24,9 +24,9 @@ SETTINGS = os.path.join(HERE, "course_settings.py")
 PROBLEMS = []
 
 try:
-    from autograder.generate import files_students_write
-    from autograder.nbgrader_autograde import install as _install_kit_autograde
-    from autograder.nbgrader_hooks import after_generate_assignment
+    from autograder.authoring.generate import files_students_write
+    from autograder.authoring.generation_hook import after_generate_assignment
+    from autograder.nbgrader.autograde import install as _install_kit_autograde
 
     _install_kit_autograde()  # nbgrader autograde and formgrader's button grade with the hidden suites
 except Exception as _err:
@@ -91,7 +91,7 @@ else:
 
     # `nbgrader autograde` runs the sandboxed hidden suite on each collected
     # submission and writes each function's score into its score cell (see
-    # autograder/nbgrader_autograde.py). Student notebooks are not executed: their
+    # autograder/nbgrader/autograde.py). Student notebooks are not executed: their
     # code would run with the instructor's rights. Should they be executed anyway
     # (the kit bypassed), every score cell fails (scores 0) rather than passing.
     c.OverwriteCells.add_missing_cells = True  # a deleted score cell comes back

@@ -1,5 +1,5 @@
 """Command line: ``python -m autograder COMMAND``."""
-from .cli import main
+from autograder.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

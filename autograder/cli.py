@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from autograder.paths import REPO_ROOT
+
 COURSE_FILES = ("nbgrader_config.py", "course_settings.py", "source", "utils")
 ASSIGNMENT = "cnn"
 
@@ -26,7 +27,10 @@ def copy_course(dest: Path, root: Path = REPO_ROOT) -> Path:
     Path
         ``dest``, ready for ``nbgrader generate_assignment``.
     """
-    from .generate import DEFAULT_IGNORE, UTILS_IGNORE  # not at import: nbformat takes seconds to load
+    from autograder.authoring.generate import (  # not at import: nbformat takes seconds to load
+        DEFAULT_IGNORE,
+        UTILS_IGNORE,
+    )
 
     dest.mkdir(parents=True, exist_ok=True)
     for name in COURSE_FILES:
@@ -40,8 +44,11 @@ def copy_course(dest: Path, root: Path = REPO_ROOT) -> Path:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the release and solutions, run the solved notebooks, then take four students through nbgrader."""
-    from .checked_release import ReleaseRefused, generate_checked_release
-    from .fake_cifar import write_fake_cifar10
+    from autograder.authoring.checked_release import (
+        ReleaseRefused,
+        generate_checked_release,
+    )
+    from autograder.demo.fake_cifar import write_fake_cifar10
 
     work = Path(args.workdir).resolve()
     if work.exists():
@@ -80,7 +87,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _run_solved_notebooks(solved: Path, cifar: Path, show_checks: int) -> int:
     """Run each solved notebook in a kernel, print its checks and a table; returns how many failed."""
-    from .notebook_runner import run_notebook
+    from autograder.nbgrader.notebook_runner import run_notebook
 
     env = {**os.environ, "CIFAR10_DIR": str(cifar)}
     env.pop("NBGRADER_EXECUTION", None)
@@ -105,8 +112,8 @@ def _run_solved_notebooks(solved: Path, cifar: Path, show_checks: int) -> int:
 
 def _grade_class_through_nbgrader(course: Path, work: Path, submissions: dict[str, tuple[Path, str]]) -> bool:
     """Release, hand in, collect, autograde, feedback, export; print the score table. True when all were graded."""
-    from .nbgrader_flow import CourseFlow, NbgraderFailed
-    from .score_cells import read_score_reports
+    from autograder.nbgrader.course_flow import CourseFlow, NbgraderFailed
+    from autograder.nbgrader.score_cells import read_score_reports
 
     flow = CourseFlow(course, work / "exchange", work / "homes")
     try:
@@ -149,8 +156,8 @@ def _headline(feedback: str, width: int = 110) -> str:
 
 def _demo_submissions(root: Path, release: Path, solved: Path) -> dict[str, tuple[Path, str]]:
     """A few students' assignment folders, as nbgrader would collect them."""
-    from .mutations import load_catalogue, write_mutant
-    from .grade import suite_folder
+    from autograder.grading.grade import suite_folder
+    from autograder.grading.mutations import load_catalogue, write_mutant
 
     root.mkdir(parents=True)
     made = {"alice": (solved, "everything right (the private solutions)"),
@@ -167,8 +174,8 @@ def _demo_submissions(root: Path, release: Path, solved: Path) -> dict[str, tupl
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade one submission with the hidden suite; write Gradescope results JSON."""
-    from .grade import GradingError, grade
-    from .results import GradingResults
+    from autograder.grading.grade import GradingError, grade
+    from autograder.grading.results import GradingResults
 
     try:
         results = grade(Path(args.submission), args.assignment, use_bwrap=not args.no_bwrap, seed=args.seed,
@@ -192,7 +199,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     """Run `nbgrader generate_assignment ASSIGNMENT --force` in the course folder, then refuse (remove) a
     release that shows any solution line or was made without the course's nbgrader_config.py."""
-    from .checked_release import ReleaseRefused, generate_checked_release
+    from autograder.authoring.checked_release import (
+        ReleaseRefused,
+        generate_checked_release,
+    )
 
     try:
         checked = generate_checked_release(Path(args.course), args.assignment)
@@ -206,8 +216,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Prove the hidden suite: the reference scores full marks, the blank release 0, every mutant is caught."""
-    from .grade import GradingError
-    from .validate import validate
+    from autograder.grading.grade import GradingError
+    from autograder.grading.validate import validate
 
     try:
         report = validate(args.assignment, jobs=args.jobs)
@@ -234,8 +244,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_grade_all(args: argparse.Namespace) -> int:
     """Grade every student folder under SUBMISSIONS: one results file per student and a class CSV."""
-    from .batch import BatchError, grade_all
-    from .grade import GradingError
+    from autograder.classwide.grade_all import BatchError, grade_all
+    from autograder.grading.grade import GradingError
 
     out = Path(args.out)
     try:
@@ -263,8 +273,8 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write a self-contained HTML class report from a grade-all folder's results."""
-    from .class_report import ReportError, write_report
-    from .grade import GradingError, suite_folder
+    from autograder.classwide.report import ReportError, write_report
+    from autograder.grading.grade import GradingError, suite_folder
 
     folder = Path(args.directory)
     out = Path(args.out) if args.out else folder / "report.html"
@@ -279,7 +289,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_gradescope(args: argparse.Namespace) -> int:
     """Build a Gradescope autograder bundle (setup.sh, run_autograder) from the same hidden suites."""
-    from .gradescope_bundle import BundleError, build_bundle
+    from autograder.classwide.gradescope import BundleError, build_bundle
 
     try:
         out = build_bundle(args.assignment, Path(args.out))

@@ -33,12 +33,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from autograder.fake_cifar import write_fake_cifar10  # noqa: E402
-from autograder.grade import suite_folder  # noqa: E402
-from autograder.mutations import load_catalogue, mutate_source  # noqa: E402
-from autograder.rubric import Rubric  # noqa: E402
-
 from bench_nbgrader import WITHOUT_KIT, fresh_course  # noqa: E402
+
+from autograder.demo.fake_cifar import write_fake_cifar10  # noqa: E402
+from autograder.grading.grade import suite_folder  # noqa: E402
+from autograder.grading.mutations import load_catalogue, mutate_source  # noqa: E402
+from autograder.grading.rubric import Rubric  # noqa: E402
 
 SOLVED = REPO / "solutions_private" / "cnn"
 RELEASE = REPO / "release" / "cnn"

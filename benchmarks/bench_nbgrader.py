@@ -31,10 +31,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from autograder.cli import copy_course  # noqa: E402
-from autograder.fake_cifar import write_fake_cifar10  # noqa: E402
-from autograder.grade import suite_folder  # noqa: E402
-from autograder.mutations import load_catalogue, write_mutant  # noqa: E402
-from autograder.nbgrader_flow import CourseFlow  # noqa: E402
+from autograder.demo.fake_cifar import write_fake_cifar10  # noqa: E402
+from autograder.grading.grade import suite_folder  # noqa: E402
+from autograder.grading.mutations import load_catalogue, write_mutant  # noqa: E402
+from autograder.nbgrader.course_flow import CourseFlow  # noqa: E402
 
 SOLVED = REPO / "solutions_private" / "cnn"
 RELEASE = REPO / "release" / "cnn"

@@ -1,4 +1,4 @@
-"""Benchmark the grading sandbox (`autograder.sandbox.Sandbox`): what isolation costs per submission.
+"""Benchmark the grading sandbox (`autograder.sandbox.sandbox.Sandbox`): what isolation costs per submission.
 
 Measures, for bubblewrap and for the rlimits-only fallback:
 
@@ -33,8 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "source" / "cnn"))
 
-from autograder.sandbox import Sandbox  # noqa: E402
 from nnl.conv_layers import conv_forward_naive  # noqa: E402
+
+from autograder.sandbox.sandbox import Sandbox  # noqa: E402
 
 SUBMISSION = ROOT / "solutions_private" / "cnn"
 CONV_PARAM = {"stride": 1, "pad": 1}

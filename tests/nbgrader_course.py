@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.cli import copy_course
-from autograder.nbgrader_flow import CourseFlow
+from autograder.nbgrader.course_flow import CourseFlow
 
 ASSIGNMENT = "cnn"
 REPO = Path(__file__).resolve().parents[1]

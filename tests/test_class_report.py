@@ -1,4 +1,4 @@
-"""The class report (`autograder.class_report`): one self-contained HTML page from a results folder.
+"""The class report (`autograder.classwide.report`): one self-contained HTML page from a results folder.
 
 Unit tests build small results folders by hand; one fixture grades real submissions (solved,
 blank release, two catalogued mutants) with the grading command; a headless Chromium opens
@@ -18,8 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from autograder.class_report import (ReportError, StudentResult, common_diagnostics, diagnostic, function_order,
-                                     pass_rates, read_results, slowest, write_report)
+from autograder.classwide.report import (
+    ReportError,
+    StudentResult,
+    common_diagnostics,
+    diagnostic,
+    function_order,
+    pass_rates,
+    read_results,
+    slowest,
+    write_report,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SOLVED = REPO / "solutions_private" / "cnn"
@@ -342,7 +351,7 @@ def test_error_student_without_tests_key_is_accepted(tmp_path):
 @pytest.fixture(scope="module")
 def real_class(tmp_path_factory) -> Path:
     """A results folder from real gradings: solved, blank release, two catalogued mutants, one grader error."""
-    from autograder.mutations import load_catalogue, write_mutant
+    from autograder.grading.mutations import load_catalogue, write_mutant
 
     work = tmp_path_factory.mktemp("real_class")
     mutations = {m.name: m for m in load_catalogue(SUITE)}

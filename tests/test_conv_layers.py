@@ -6,7 +6,6 @@ statistics), backward passes with centered-difference numerical gradients.
 """
 import numpy as np
 import pytest
-
 from nnl.conv_layers import (
     conv_backward_naive,
     conv_forward_naive,
@@ -15,6 +14,7 @@ from nnl.conv_layers import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
 )
+
 from utils.gradient_check import eval_numerical_gradient_array, rel_error
 
 GRAD_TOL = 1e-6  # the course notebook reaches ~1e-7 or better on well-conditioned float64 inputs

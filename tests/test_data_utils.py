@@ -1,5 +1,5 @@
 """The CIFAR-10 loaders in utils/data_utils.py, on the fake dataset of
-autograder/fake_cifar.py (same on-disk format, 100 images per batch)."""
+autograder/demo/fake_cifar.py (same on-disk format, 100 images per batch)."""
 import os
 import pickle
 import shutil
@@ -8,10 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.fake_cifar import write_fake_cifar10
+from autograder.demo.fake_cifar import write_fake_cifar10
 from utils import data_utils
-from utils.data_utils import (CIFAR10NotFoundError, get_CIFAR10_data, load_CIFAR10,
-                              load_CIFAR_batch)
+from utils.data_utils import (
+    CIFAR10NotFoundError,
+    get_CIFAR10_data,
+    load_CIFAR10,
+    load_CIFAR_batch,
+)
 
 PER_BATCH = 100
 TEST_IMAGES = 60
@@ -328,7 +332,7 @@ def test_bad_sizes_are_rejected_before_loading(kwargs, tmp_path):
         get_CIFAR10_data(cifar10_dir=tmp_path / "missing", **kwargs)
 
 
-# --- the fake dataset itself (autograder/fake_cifar.py) --------------------
+# --- the fake dataset itself (autograder/demo/fake_cifar.py) --------------------
 
 
 def test_fake_dataset_has_the_real_file_layout(tmp_path):

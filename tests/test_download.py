@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.fake_cifar import write_fake_cifar10
+from autograder.demo.fake_cifar import write_fake_cifar10
 from utils import download_cifar10 as dl
 from utils.data_utils import load_CIFAR10
 

@@ -16,9 +16,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from autograder.authoring.generate import find_solution_leaks
 from autograder.cli import copy_course
-from autograder.generate import find_solution_leaks
-from autograder.nbgrader_commands import run_nbgrader
+from autograder.nbgrader.commands import run_nbgrader
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = "tiny"  # an assignment without a hidden suite
@@ -268,7 +268,7 @@ def test_no_solution_line_anywhere_in_the_committed_release():
 
 def test_source_has_solution_regions_to_protect():
     """Is the leak check guarding something (the source really has solution regions)?"""
-    from autograder.generate import solution_lines
+    from autograder.authoring.generate import solution_lines
 
     secrets = solution_lines(REPO / "source" / "cnn")
     modules = {where.split(":")[0].split("[")[0] for where in secrets.values()}

@@ -4,8 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from submissions import REPO, RELEASE, SOLVED, copy_of, grade_json, scores_by_tag
+from submissions import RELEASE, REPO, SOLVED, copy_of, grade_json, scores_by_tag
 
 LIAR = '''
 import numpy as _np

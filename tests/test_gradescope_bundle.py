@@ -18,8 +18,13 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from autograder.generate import DEFAULT_IGNORE, files_students_write
-from autograder.gradescope_bundle import CACHES, BundleError, assemble_submission, build_bundle
+from autograder.authoring.generate import DEFAULT_IGNORE, files_students_write
+from autograder.classwide.gradescope import (
+    CACHES,
+    BundleError,
+    assemble_submission,
+    build_bundle,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SOLVED = REPO / "solutions_private" / "cnn"
@@ -145,7 +150,7 @@ def test_scripts_sit_at_the_root_and_are_executable(bundle):
         assert modes[script] & stat.S_IXUSR, f"{script} must be executable in the zip (mode {oct(modes[script])})"
 
 
-@pytest.mark.parametrize("needed", ["autograder/grade.py", "autograder/suites/cnn/rubric.toml",
+@pytest.mark.parametrize("needed", ["autograder/grading/grade.py", "autograder/suites/cnn/rubric.toml",
                                     "autograder/suites/cnn/conftest.py", "source/cnn/nnl/layers.py",
                                     "release/cnn/nnl/fast_layers.py", "release/cnn/nnl/layers.py",
                                     "requirements.txt", "gradescope.json"])

@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import pytest
-
 from nnl.layer_utils import (
     affine_bn_relu_backward,
     affine_bn_relu_forward,
@@ -27,7 +26,12 @@ from nnl.layers import (
     softmax_loss,
     svm_loss,
 )
-from utils.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
+
+from utils.gradient_check import (
+    eval_numerical_gradient,
+    eval_numerical_gradient_array,
+    rel_error,
+)
 
 GRAD_TOL = 1e-6  # the seed's notebook shows errors around 1e-7 for correct gradients
 

@@ -4,10 +4,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.diagnosis import Call, Diagnoser, outputs_match
-from autograder.mutations import Mutation, MutationError, load_catalogue, mutate_source, write_mutant
-from autograder.rubric import Rubric
-from autograder.sandbox import Handle
+from autograder.grading.diagnosis import Call, Diagnoser, outputs_match
+from autograder.grading.mutations import (
+    Mutation,
+    MutationError,
+    load_catalogue,
+    mutate_source,
+    write_mutant,
+)
+from autograder.grading.rubric import Rubric
+from autograder.sandbox.sandbox import Handle
 
 REPO = Path(__file__).resolve().parents[1]
 SUITE = REPO / "autograder" / "suites" / "cnn"

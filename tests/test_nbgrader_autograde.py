@@ -4,7 +4,7 @@ import shutil
 import pytest
 
 from autograder.cli import copy_course
-from autograder.nbgrader_commands import run_nbgrader
+from autograder.nbgrader.commands import run_nbgrader
 
 STUDENT = "alice"
 

@@ -22,15 +22,21 @@ import time
 
 import pytest
 from nbgrader.api import Gradebook
-
-from autograder.grade import suite_folder
-from autograder.mutations import load_catalogue, mutate_source
-from autograder.score_cells import grade_id
-
-from autograder.nbgrader_flow import COURSE_ID
-from nbgrader_course import (ASSIGNMENT, REPO, Course, cell_index, edit_notebook, fill_with_solutions,
-                             score_cell_outputs)
+from nbgrader_course import (
+    ASSIGNMENT,
+    REPO,
+    Course,
+    cell_index,
+    edit_notebook,
+    fill_with_solutions,
+    score_cell_outputs,
+)
 from submissions import grade_json, replace_function, scores_by_tag
+
+from autograder.grading.grade import suite_folder
+from autograder.grading.mutations import load_catalogue, mutate_source
+from autograder.nbgrader.course_flow import COURSE_ID
+from autograder.nbgrader.score_cells import grade_id
 
 STUDENTS = ["ada", "ben", "cleo", "dan", "eve"]
 MARKER = "EVE_WAS_HERE"

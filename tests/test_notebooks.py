@@ -24,8 +24,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.fake_cifar import write_fake_cifar10
-from autograder.notebook_runner import run_notebook, stream_text
+from autograder.demo.fake_cifar import write_fake_cifar10
+from autograder.nbgrader.notebook_runner import run_notebook, stream_text
 from utils.vis_utils import visualize_grid
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -3,7 +3,12 @@ import json
 
 import pytest
 
-from autograder.results import MAX_OUTPUT_CHARS, GradingResults, ResultsError, TestResult
+from autograder.grading.results import (
+    MAX_OUTPUT_CHARS,
+    GradingResults,
+    ResultsError,
+    TestResult,
+)
 
 
 def result(name="conv forward, stride 2", max_score=2.0, score=2.0, tags=("conv_forward_naive",), **kw):
@@ -77,7 +82,7 @@ def test_failed_write_keeps_the_old_report(tmp_path, monkeypatch):
     def broken_dump(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("autograder.results.json.dump", broken_dump)
+    monkeypatch.setattr("autograder.grading.results.json.dump", broken_dump)
     with pytest.raises(OSError, match="disk full"):
         GradingResults([result(score=0.0)]).write(target)
     assert target.read_text() == before

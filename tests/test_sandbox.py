@@ -13,8 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import sandbox as sandbox_module
-from autograder.sandbox import ALLOW_FALLBACK_ENV, Handle, Limits, Sandbox, SandboxUnavailable, StudentError
+from autograder.sandbox import sandbox as sandbox_module
+from autograder.sandbox.sandbox import (
+    ALLOW_FALLBACK_ENV,
+    Handle,
+    Limits,
+    Sandbox,
+    SandboxUnavailable,
+    StudentError,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_NNL = REPO_ROOT / "source" / "cnn" / "nnl"
@@ -694,7 +701,7 @@ def test_bwrap_mode_reports_bubblewrap_and_an_unprivileged_user(tmp_path):
 
 def test_packages_installed_under_tmp_are_visible_inside_bubblewrap(tmp_path, monkeypatch):
     """Does a virtualenv under /tmp stay importable, rather than hidden by the sandbox's own /tmp?"""
-    import autograder.sandbox as sandbox_module
+    import autograder.sandbox.sandbox as sandbox_module
 
     site = tmp_path / "venv-site"
     site.mkdir()

@@ -7,13 +7,22 @@ import nbformat
 import numpy as np
 import pytest
 from nbgrader.utils import determine_grade
-
-from autograder.grade import suite_folder
-from autograder.nbgrader_autograde import FunctionScore, ScoreCells, _score_text, scores_by_function
-from autograder.rubric import Rubric
-from autograder.score_cells import ScoreCellError, find_score_cells, grade_id, new_score_cell
-
 from nbgrader_course import cell_index, edit_notebook
+
+from autograder.grading.grade import suite_folder
+from autograder.grading.rubric import Rubric
+from autograder.nbgrader.autograde import (
+    FunctionScore,
+    ScoreCells,
+    _score_text,
+    scores_by_function,
+)
+from autograder.nbgrader.score_cells import (
+    ScoreCellError,
+    find_score_cells,
+    grade_id,
+    new_score_cell,
+)
 
 RUBRIC = Rubric.load(suite_folder("cnn") / "rubric.toml")
 RELEASE = suite_folder("cnn").parents[2] / "release" / "cnn"
@@ -63,7 +72,7 @@ def test_nbgrader_reads_the_score_text_as_the_score(score, points, expected):
 
 def test_score_cells_preprocessor_writes_scores_nbgrader_records(monkeypatch):
     """Does ScoreCells fill every score cell so that nbgrader's determine_grade gives the suite's score?"""
-    from autograder import nbgrader_autograde as kit
+    from autograder.nbgrader import autograde as kit
 
     nb = nbformat.read(RELEASE / "ConvolutionalLayers.ipynb", as_version=4)
     verdicts = {name: FunctionScore(g.points / 2, g.points, 1, 2, [("test_x[a]", "output differs")])
@@ -81,7 +90,7 @@ def test_score_cells_preprocessor_writes_scores_nbgrader_records(monkeypatch):
 
 def test_score_cells_preprocessor_refuses_to_guess(monkeypatch):
     """Without the suite's results, or with another autograded cell, no score is written."""
-    from autograder import nbgrader_autograde as kit
+    from autograder.nbgrader import autograde as kit
 
     nb = nbformat.read(RELEASE / "ConvolutionalLayers.ipynb", as_version=4)
     resources = {"nbgrader": {"assignment": "cnn", "student": "nobody", "notebook": "ConvolutionalLayers"}}

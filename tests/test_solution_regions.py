@@ -1,7 +1,7 @@
 """The solution-region line scanner behind stubs, solved copies and leak checks."""
 import pytest
 
-from autograder.solution_regions import (
+from autograder.authoring.solution_regions import (
     PYTHON_STUB,
     Region,
     SolutionRegionError,

@@ -9,7 +9,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.submission_repair import NOTES_FILE, prepare_submission, read_notes
+from autograder.nbgrader.submission_repair import (
+    NOTES_FILE,
+    prepare_submission,
+    read_notes,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 RELEASE = REPO / "release" / "cnn"

@@ -7,7 +7,6 @@ on the other suites. The submissions are graded once per module, two at a time.
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from submissions import RELEASE, SOLVED, copy_of, grade_json, solved_with
 
 OWNER = "ThreeLayerConvNet"

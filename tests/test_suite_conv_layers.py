@@ -5,7 +5,6 @@ rubric of its six functions: the solved copy, the blank release, correct alterna
 implementations, deliberate bugs, and broken dependencies that must cost only their own tests.
 """
 import pytest
-
 from submissions import RELEASE, SOLVED, copy_of, grade_json, scores_by_tag, solved_with
 
 FUNCTIONS = {

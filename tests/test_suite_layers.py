@@ -8,7 +8,6 @@ points, with feedback naming it), and a submission whose forwards are wrong but
 whose backwards are right (the backwards keep their points).
 """
 import pytest
-
 from submissions import RELEASE, SOLVED, copy_of, grade_json, scores_by_tag, solved_with
 
 RUBRIC = """

@@ -2,7 +2,7 @@
 
 The reference is the solution source (`source/cnn/nnl`), imported here as the
 package ``nnl``; the student's code is reached only through the ``student``
-fixture of `autograder.pytest_plugin`, which goes through the sandbox.
+fixture of `autograder.grading.pytest_plugin`, which goes through the sandbox.
 """
 import importlib
 import sys

@@ -4,7 +4,7 @@ Each entry edits the reference (`source/cnn/nnl`) inside one function. `python -
 validate cnn` grades every mutant and checks that each is caught and that every hidden test
 fails on at least one of them. Keep the ``mistake`` texts short: feedback quotes them.
 """
-from autograder.mutations import Mutation as M
+from autograder.grading.mutations import Mutation as M
 
 L, C, O, N = "nnl/layers.py", "nnl/conv_layers.py", "nnl/optim.py", "nnl/cnn.py"
 

@@ -20,9 +20,16 @@ numerical gradients agree to 1e-8, i.e. away from ReLU and max-pool kinks.
 import numpy as np
 import pytest
 
-from autograder.checks import GradingFailure, as_array, check_close, check_rel_error, numerical_gradient, rel_error
-from autograder.pytest_plugin import GraderError
-from autograder.student import StudentCodeFailed
+from autograder.grading.checks import (
+    GradingFailure,
+    as_array,
+    check_close,
+    check_rel_error,
+    numerical_gradient,
+    rel_error,
+)
+from autograder.grading.pytest_plugin import GraderError
+from autograder.grading.student import StudentCodeFailed
 
 OWNER = "ThreeLayerConvNet"
 # Every graded layer function the network may call, directly or through the provided sandwich layers.

@@ -19,10 +19,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.checks import (GradingFailure, as_array, check_close, check_shape, matches, name_mistake,
-                               numerical_gradient, rel_error, unpack)
-from autograder.checks import fail as _fail
-from autograder.student import StudentCodeFailed
+from autograder.grading.checks import (
+    GradingFailure,
+    as_array,
+    check_close,
+    check_shape,
+    matches,
+    name_mistake,
+    numerical_gradient,
+    rel_error,
+    unpack,
+)
+from autograder.grading.checks import fail as _fail
+from autograder.grading.student import StudentCodeFailed
 
 GRAD_TOL = 1e-6
 PROBES = 12  # elements per numerical gradient (a sparse check keeps the round trips short)

@@ -15,9 +15,16 @@ Caches are opaque: they only go back to the student's backward.
 import numpy as np
 import pytest
 
-from autograder.checks import (GradingFailure, as_array, check_close, check_shape, matches, name_mistake,
-                               numerical_gradient, unpack)
-
+from autograder.grading.checks import (
+    GradingFailure,
+    as_array,
+    check_close,
+    check_shape,
+    matches,
+    name_mistake,
+    numerical_gradient,
+    unpack,
+)
 
 # ------------------------------------------------------------------ helpers
 

@@ -13,7 +13,7 @@ import copy
 import numpy as np
 import pytest
 
-from autograder.checks import GradingFailure, check_close, check_shape
+from autograder.grading.checks import GradingFailure, check_close, check_shape
 
 
 def _run(student, ref, name, w, grads, config, *, rtol, hints):

@@ -2,7 +2,7 @@
 
 Each test: one `@pytest.mark.grades` (points come from rubric.toml), fresh
 seeded inputs from `rng`, the student's function called through `student`,
-the reference from `ref`, checks from `autograder.checks` whose messages teach.
+the reference from `ref`, checks from `autograder.grading.checks` whose messages teach.
 A backward pass is checked against gradients of the REFERENCE forward (numerical,
 computed in the grader), fed the student's own cache: a wrong forward must not
 cost the backward its points.
@@ -10,7 +10,7 @@ cost the backward its points.
 import numpy as np
 import pytest
 
-from autograder.checks import check_close, check_rel_error, numerical_gradient
+from autograder.grading.checks import check_close, check_rel_error, numerical_gradient
 
 SHAPES = [(4, 7), (2, 3, 5, 6)]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from traitlets import Unicode
 from traitlets.config import LoggingConfigurable
 
-from .generate import Assignment, finish_generated_assignment
+from autograder.authoring.generate import Assignment, finish_generated_assignment
 
 
 class HookFailed(SystemExit):

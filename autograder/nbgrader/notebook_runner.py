@@ -19,7 +19,6 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from traitlets.config import Config
 
-
 # A printed check is a line "<label> error: <number>" or "<label> difference: <number>",
 # as the course's notebooks print relative errors ("dx error:  3.1e-09").
 CHECK_LINE = re.compile(r"^(?P<label>.+?) (?:error|difference):\s+(?P<value>\S+)$")

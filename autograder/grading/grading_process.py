@@ -1,7 +1,7 @@
 """One grading in a child process: ``python -m autograder grade`` in a session of its own.
 
-``nbgrader autograde`` (:mod:`autograder.nbgrader_autograde`) and ``grade-all``
-(:mod:`autograder.batch`) both grade this way, so that a submission that hangs
+``nbgrader autograde`` (:mod:`autograder.nbgrader.autograde`) and ``grade-all``
+(:mod:`autograder.classwide.grade_all`) both grade this way, so that a submission that hangs
 costs one timeout, and a timeout or an interrupt stops the grader together with
 its sandbox and everything student code started.
 """
@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from autograder.paths import REPO_ROOT
 
 
 class GradingProcessFailed(RuntimeError):

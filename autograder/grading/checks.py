@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .sandbox import Handle
+from autograder.sandbox.sandbox import Handle
 
 
 class GradingFailure(AssertionError):

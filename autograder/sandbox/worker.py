@@ -1,4 +1,4 @@
-"""The sandboxed worker: imports and calls one student's code for ``autograder.sandbox``.
+"""The sandboxed worker: imports and calls one student's code for ``autograder.sandbox.sandbox``.
 
 This file is standalone on purpose: it imports only the standard library and
 numpy, never ``autograder``. The parent copies it into a private directory

@@ -1,7 +1,7 @@
 """Grade one submission with an assignment's hidden suite.
 
 The hidden suite is an ordinary pytest folder (``autograder/suites/<assignment>``)
-run in this process with `autograder.pytest_plugin`; student code runs only in
+run in this process with `autograder.grading.pytest_plugin`; student code runs only in
 the sandbox the plugin starts. The outcome is a `GradingResults` in the
 Gradescope format.
 """
@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from . import pytest_plugin
-from .results import GradingResults
+from autograder.grading import pytest_plugin
+from autograder.grading.results import GradingResults
+from autograder.paths import REPO_ROOT, SUITES
 
-SUITES = Path(__file__).resolve().parent / "suites"
-REPO_ROOT = Path(__file__).resolve().parents[1]
 AUTOLOAD_OFF = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
 

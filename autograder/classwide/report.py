@@ -184,7 +184,7 @@ def function_order(results: list[StudentResult], rubric: Path | None = None) -> 
     """The graded functions: the rubric's order when a rubric is given, then in order of first appearance."""
     order = []
     if rubric is not None:
-        from .rubric import Rubric
+        from autograder.grading.rubric import Rubric
 
         order = list(Rubric.load(rubric).functions)
     for result in results:

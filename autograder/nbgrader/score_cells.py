@@ -4,7 +4,7 @@ Every graded function of the rubric has exactly one *score cell* in the
 assignment's notebooks: a locked nbgrader grade cell (``grade_id``
 ``score_<function>``, ``points`` equal to the rubric's) whose code does nothing
 when a student runs it. At ``nbgrader autograde`` time the kit never executes
-it: `autograder.nbgrader_autograde` writes the hidden suite's score into its
+it: `autograder.nbgrader.autograde` writes the hidden suite's score into its
 output as ``float(...)``, which nbgrader's gradebook records. If autograde ever
 ran without the kit, the cell's assertion fails and nbgrader scores it 0:
 never a silent full score.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from .rubric import Rubric
+from autograder.grading.rubric import Rubric
 
 PREFIX = "score_"
 

@@ -10,7 +10,7 @@ and the files students write.
 
 Gradescope unpacks the zip to ``/autograder/source``, runs ``setup.sh`` once,
 then for each submission runs ``run_autograder``, which calls `run_submission`
-(``python -m autograder.gradescope_bundle run``): a copy of the release with
+(``python -m autograder.classwide.gradescope run``): a copy of the release with
 the student's own modules laid over it is graded by the ordinary grading
 command, and ``/autograder/results/results.json`` is always written.
 """
@@ -27,8 +27,9 @@ import tomllib
 import zipfile
 from pathlib import Path, PurePosixPath
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-TEMPLATES = Path(__file__).resolve().parent / "gradescope"
+from autograder.paths import PACKAGE, REPO_ROOT
+
+TEMPLATES = Path(__file__).resolve().parent / "gradescope_files"
 MANIFEST = "gradescope.json"
 # What the grading command imports (checked by the tests); their versions come from pyproject.toml.
 GRADING_PACKAGES = ("numpy", "pytest", "nbformat")
@@ -95,7 +96,9 @@ def build_bundle(assignment: str, out: Path, root: Path = REPO_ROOT) -> Path:
     BundleError
         When the assignment, its suite, its source or its release is missing.
     """
-    from .generate import files_students_write  # not at import: the container's run step must not need nbformat
+    from autograder.authoring.generate import (
+        files_students_write,  # not at import: the container's run step must not need nbformat
+    )
 
     out = Path(out).resolve()
     suite = root / "autograder" / "suites" / assignment
@@ -215,7 +218,7 @@ def assemble_submission(upload: Path, release: Path, dest: Path, students_write:
 
 
 def _zero_report(results: Path, message: str, extra: dict) -> None:
-    from .results import GradingResults
+    from autograder.grading.results import GradingResults
 
     GradingResults([], output=message, extra_data=extra).write(results)
 
@@ -235,7 +238,7 @@ def run_submission(root: Path) -> int:
         The grading command's exit status (0 when grading completed, whatever the score).
     """
     source, upload, results = root / "source", root / "submission", root / "results" / "results.json"
-    extra = {"grader": str(Path(__file__).resolve().parent)}
+    extra = {"grader": str(PACKAGE)}
     try:
         return _grade_upload(source, upload, results, extra)
     except Exception as err:  # whatever went wrong, Gradescope must get a report
@@ -245,7 +248,7 @@ def run_submission(root: Path) -> int:
 
 
 def _grade_upload(source: Path, upload: Path, results: Path, extra: dict) -> int:
-    from . import cli
+    from autograder import cli
 
     manifest = json.loads((source / MANIFEST).read_text())
     assignment, written = manifest["assignment"], manifest["students_write"]
@@ -281,8 +284,8 @@ def _grade_upload(source: Path, upload: Path, results: Path, extra: dict) -> int
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m autograder.gradescope_bundle {build,run}``: build a bundle, or grade in the container."""
-    parser = argparse.ArgumentParser(prog="python -m autograder.gradescope_bundle", description=__doc__.split("\n")[0])
+    """``python -m autograder.classwide.gradescope {build,run}``: build a bundle, or grade in the container."""
+    parser = argparse.ArgumentParser(prog="python -m autograder.classwide.gradescope", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="write the Gradescope autograder zip")
     build.add_argument("assignment")

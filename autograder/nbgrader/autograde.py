@@ -4,7 +4,7 @@
 (and formgrader's autograde button) use :class:`KitAutograde`, a subclass of
 nbgrader's ``Autograde`` converter. Per collected submission it:
 
-1. makes the submission gradable (:mod:`autograder.submission_repair`): unreadable
+1. makes the submission gradable (:mod:`autograder.nbgrader.submission_repair`): unreadable
    or missing notebooks, outside symlinks and huge files, each fix noted;
 2. lets nbgrader sanitize the notebooks as usual (outputs cleared, locked and
    deleted grade cells restored from the gradebook);
@@ -35,15 +35,28 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbformat import v4
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters.autograde import Autograde
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
-                                    IgnorePattern, LimitOutput, NbGraderPreprocessor, OverwriteCells,
-                                    OverwriteKernelspec, SaveAutoGrades)
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
+    IgnorePattern,
+    LimitOutput,
+    NbGraderPreprocessor,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
 from nbgrader.utils import rmtree
 from traitlets import Float, List
 
-from .grading_process import GradingProcessFailed, grade_in_child
-from .score_cells import function_of, is_autograded_test, PREFIX
-from .submission_repair import DEFAULT_MAX_FILE_BYTES, prepare_submission, read_notes
+from autograder.grading.grading_process import GradingProcessFailed, grade_in_child
+from autograder.nbgrader.score_cells import PREFIX, function_of, is_autograded_test
+from autograder.nbgrader.submission_repair import (
+    DEFAULT_MAX_FILE_BYTES,
+    prepare_submission,
+    read_notes,
+)
 
 MAX_LISTED_FAILURES = 6
 

@@ -27,9 +27,9 @@ Notes
 """
 from __future__ import annotations
 
+import fcntl
 import io
 import itertools
-import fcntl
 import json
 import os
 import resource
@@ -51,7 +51,7 @@ from typing import Any, Callable
 import numpy as np
 
 MAGIC = b"SBX1"
-WORKER_SCRIPT = Path(__file__).with_name("sandbox_worker.py")
+WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 SANDBOX_ROOT = "/submission"
 SANDBOX_WORKER_DIR = "/sandbox"
 MAX_HEADER_BYTES = 4 << 20

@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .nbgrader_commands import run_nbgrader
+from autograder.nbgrader.commands import run_nbgrader
 
 # What traitlets logs when a config file raised while loading (nbgrader then carries on without it).
 CONFIG_NOT_LOADED = "Exception while loading config file"
@@ -63,7 +63,9 @@ def generate_checked_release(course: Path, assignment: str, timeout: float = 600
         of ``source/<assignment>`` appears in the release. In the last two
         cases the release folder is removed, so it cannot be released by mistake.
     """
-    from .generate import find_solution_leaks  # not at import: nbformat takes seconds to load
+    from autograder.authoring.generate import (
+        find_solution_leaks,  # not at import: nbformat takes seconds to load
+    )
 
     course = Path(course).resolve()
     source, release = course / "source" / assignment, course / "release" / assignment

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import copy
 
-from .diagnosis import Call
-from .rubric import Rubric
-from .sandbox import Handle, Sandbox, StudentError
+from autograder.grading.diagnosis import Call
+from autograder.grading.rubric import Rubric
+from autograder.sandbox.sandbox import Handle, Sandbox, StudentError
 
 HINTS = {
     "NotImplementedError": "is not implemented yet (it still raises NotImplementedError).",

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .nbgrader_commands import run_nbgrader
+from autograder.nbgrader.commands import run_nbgrader
 
 COURSE_ID = "cnn-course"
 

@@ -22,10 +22,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .grade import suite_folder
-from .mutations import Mutation, load_catalogue, write_mutant
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from autograder.grading.grade import suite_folder
+from autograder.grading.mutations import Mutation, load_catalogue, write_mutant
+from autograder.paths import REPO_ROOT
 
 
 @dataclass

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .diagnosis import Diagnoser
-from .mutations import load_catalogue
-from .rubric import Rubric, RubricError
-from .results import GradingResults, TestResult
-from .sandbox import Limits, Sandbox, SandboxUnavailable
-from .student import Student
+from autograder.grading.diagnosis import Diagnoser
+from autograder.grading.mutations import load_catalogue
+from autograder.grading.results import GradingResults, TestResult
+from autograder.grading.rubric import Rubric, RubricError
+from autograder.grading.student import Student
+from autograder.sandbox.sandbox import Limits, Sandbox, SandboxUnavailable
 
 # One student's worker: generous for numpy code at the suites' sizes, short enough that a
 # submission that loops costs seconds, not minutes.

@@ -2,7 +2,7 @@
 # Gradescope runs this once, as root, when it builds the grading image (Ubuntu).
 # It installs the grader's needs: bubblewrap for the sandbox and a Python >= 3.11
 # virtual environment (the kit reads its rubric with tomllib) holding the packages
-# listed in requirements.txt (written by autograder/gradescope_bundle.py).
+# listed in requirements.txt (written by autograder/classwide/gradescope.py).
 set -euo pipefail
 SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="${AUTOGRADER_ROOT:-/autograder}"

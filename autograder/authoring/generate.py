@@ -13,11 +13,11 @@ their preprocessors:
    appear anywhere in the release.
 4. :func:`check_score_cells`: every function of the hidden suite's rubric has
    one score cell with the rubric's points, and no other autograded test cell
-   (see :mod:`autograder.score_cells`).
+   (see :mod:`autograder.nbgrader.score_cells`).
 5. :func:`write_private_solutions`: the solved copy of the whole assignment
    folder, as a student who got everything right would submit it.
 
-Any failing step raises; the nbgrader hook (:mod:`autograder.nbgrader_hooks`)
+Any failing step raises; the nbgrader hook (:mod:`autograder.authoring.generation_hook`)
 then removes the half-made release so that nothing leaks.
 """
 from __future__ import annotations
@@ -31,7 +31,14 @@ from pathlib import Path
 
 import nbformat
 
-from .solution_regions import BEGIN, END, PYTHON_STUB, find_regions, replace_regions, telling_lines
+from autograder.authoring.solution_regions import (
+    BEGIN,
+    END,
+    PYTHON_STUB,
+    find_regions,
+    replace_regions,
+    telling_lines,
+)
 
 # What never travels with the course utilities: caches and the downloaded data set.
 DEFAULT_IGNORE = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".pytest_cache")
@@ -266,9 +273,13 @@ def check_score_cells(a: Assignment) -> None:
     An assignment without a hidden suite may have no autograded cells at all: the kit's
     autograde does not execute notebooks, so nbgrader would give such cells full points.
     """
-    from .grade import GradingError, suite_folder
-    from .rubric import Rubric, RubricError
-    from .score_cells import ScoreCellError, autograded_cells, find_score_cells
+    from autograder.grading.grade import GradingError, suite_folder
+    from autograder.grading.rubric import Rubric, RubricError
+    from autograder.nbgrader.score_cells import (
+        ScoreCellError,
+        autograded_cells,
+        find_score_cells,
+    )
 
     try:
         suite = suite_folder(a.source.name)

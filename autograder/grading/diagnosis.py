@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .mutations import Mutation, mutate_source
-from .sandbox import Handle
+from autograder.grading.mutations import Mutation, mutate_source
+from autograder.sandbox.sandbox import Handle
 
 
 @dataclass

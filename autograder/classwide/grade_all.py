@@ -27,10 +27,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from .grading_process import GradingProcessFailed, grade_in_child
+from autograder.grading.grading_process import GradingProcessFailed, grade_in_child
+from autograder.paths import PACKAGE, REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = Path(__file__).resolve().parent
 SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 STUDENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
 
@@ -242,8 +241,8 @@ def grade_all(root: Path, assignment: str, out: Path, *, jobs: int = 2, timeout:
     """
     from tqdm import tqdm
 
-    from .grade import suite_folder
-    from .rubric import Rubric
+    from autograder.grading.grade import suite_folder
+    from autograder.grading.rubric import Rubric
 
     submissions = find_submissions(root, assignment)
     functions = list(Rubric.load(suite_folder(assignment) / "rubric.toml").functions)
@@ -271,7 +270,8 @@ def grade_all(root: Path, assignment: str, out: Path, *, jobs: int = 2, timeout:
     try:
         if dask_scheduler:
             try:
-                from distributed import Client, as_completed as dask_completed
+                from distributed import Client
+                from distributed import as_completed as dask_completed
             except ImportError as err:
                 raise BatchError(f"--dask-scheduler needs Dask distributed: pip install -e '.[dask]' ({err})")
             try:
