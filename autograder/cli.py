@@ -44,10 +44,7 @@ def copy_course(dest: Path, root: Path = REPO_ROOT) -> Path:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the release and solutions, run the solved notebooks, then take four students through nbgrader."""
-    from autograder.authoring.checked_release import (
-        ReleaseRefused,
-        generate_checked_release,
-    )
+    from autograder.authoring.checked_release import ReleaseRefused, generate_checked_release
     from autograder.demo.fake_cifar import write_fake_cifar10
 
     work = Path(args.workdir).resolve()
@@ -112,6 +109,7 @@ def _run_solved_notebooks(solved: Path, cifar: Path, show_checks: int) -> int:
 
 def _grade_class_through_nbgrader(course: Path, work: Path, submissions: dict[str, tuple[Path, str]]) -> bool:
     """Release, hand in, collect, autograde, feedback, export; print the score table. True when all were graded."""
+    from autograder.grading.feedback import blocks_of
     from autograder.nbgrader.course_flow import CourseFlow, NbgraderFailed
     from autograder.nbgrader.score_cells import read_score_reports
 
@@ -136,9 +134,11 @@ def _grade_class_through_nbgrader(course: Path, work: Path, submissions: dict[st
         lost = [r for r in read_score_reports(flow.autograded(student)) if r.score < r.points]
         worst = "-"
         if lost:
-            lines = [line.strip() for line in lost[0].report.splitlines() if line.strip()]
-            first_check = next((line for line in lines if line.startswith("failed")), lines[0])
-            worst = f"{lost[0].function} ({lost[0].score:g}/{lost[0].points:g}): {_headline(first_check, 80)}"
+            checks = blocks_of(lost[0].report)
+            first = checks[0] if checks else {}
+            named = first.get("Mistake", "").partition("known mistake: ")[2]
+            headline = f"known mistake: {named}" if named else first.get("Found", lost[0].report.splitlines()[0])
+            worst = f"{lost[0].function} ({lost[0].score:g}/{lost[0].points:g}): {_headline(headline, 80)}"
         score = f"{float(row['score']):.2f} / {float(row['max_score']):g}" if row else "NOT GRADED"
         _say(f"  {student:8} {score:>13}  {worst}")
         _say(f"  {'':8} ({story})")
@@ -147,10 +147,9 @@ def _grade_class_through_nbgrader(course: Path, work: Path, submissions: dict[st
     return all(student in rows for student in submissions)
 
 
-def _headline(feedback: str, width: int = 110) -> str:
-    """The most telling part of a feedback text: the named mistake if there is one, else its start."""
-    named = feedback.partition("Your outputs match a known mistake: ")[2]
-    text = f"known mistake: {named}" if named else feedback
+def _headline(text: str, width: int = 110) -> str:
+    """``text`` on one line, cut to ``width`` characters."""
+    text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
@@ -199,10 +198,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     """Run `nbgrader generate_assignment ASSIGNMENT --force` in the course folder, then refuse (remove) a
     release that shows any solution line or was made without the course's nbgrader_config.py."""
-    from autograder.authoring.checked_release import (
-        ReleaseRefused,
-        generate_checked_release,
-    )
+    from autograder.authoring.checked_release import ReleaseRefused, generate_checked_release
 
     try:
         checked = generate_checked_release(Path(args.course), args.assignment)

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from submissions import RELEASE, REPO, SOLVED, copy_of, solved_with
 
 from autograder.classwide.grade_all import BatchError, find_submissions, grade_folder
+from submissions import RELEASE, REPO, SOLVED, copy_of, solved_with
 
 HANG_AT_IMPORT = {"nnl/optim.py": {"sgd": '''
     import time as _time

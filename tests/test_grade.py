@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
-from submissions import RELEASE, REPO, SOLVED, copy_of, grade_json, scores_by_tag
 
 from autograder.grading.rubric import Rubric, RubricError
+from submissions import RELEASE, REPO, SOLVED, copy_of, grade_json, scores_by_tag
 
 SUITE = REPO / "autograder" / "suites" / "cnn"
 SEED_CODE = REPO / "examples" / "seed_submission"

@@ -15,12 +15,12 @@ import time
 
 import pytest
 from nbgrader.api import Gradebook
-from nbgrader_course import ASSIGNMENT, SOLVED, Course, score_cell_outputs
 
 from autograder.cli import copy_course
 from autograder.nbgrader.commands import nbgrader_env, run_nbgrader
 from autograder.nbgrader.course_flow import COURSE_ID
 from autograder.nbgrader.submission_repair import NOTES_FILE
+from nbgrader_course import ASSIGNMENT, SOLVED, Course, score_cell_outputs
 
 pytestmark = pytest.mark.nbgrader
 

@@ -14,14 +14,7 @@ import numpy as np
 import pytest
 
 from autograder.sandbox import sandbox as sandbox_module
-from autograder.sandbox.sandbox import (
-    ALLOW_FALLBACK_ENV,
-    Handle,
-    Limits,
-    Sandbox,
-    SandboxUnavailable,
-    StudentError,
-)
+from autograder.sandbox.sandbox import ALLOW_FALLBACK_ENV, Handle, Limits, Sandbox, SandboxUnavailable, StudentError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_NNL = REPO_ROOT / "source" / "cnn" / "nnl"

@@ -63,9 +63,7 @@ def generate_checked_release(course: Path, assignment: str, timeout: float = 600
         of ``source/<assignment>`` appears in the release. In the last two
         cases the release folder is removed, so it cannot be released by mistake.
     """
-    from autograder.authoring.generate import (
-        find_solution_leaks,  # not at import: nbformat takes seconds to load
-    )
+    from autograder.authoring.generate import find_solution_leaks  # not at import: nbformat takes seconds to load
 
     course = Path(course).resolve()
     source, release = course / "source" / assignment, course / "release" / assignment

@@ -99,9 +99,10 @@ def grade(submission: Path, assignment: str = "cnn", *, use_bwrap: bool = True,
     targets = [str(folder / name) for name in only] if only else [str(folder)]
     args = [*targets, "-c", str(folder / "pytest.ini"), "--rootdir", str(folder),
             "--submission", str(submission), "--rubric", str(rubric or folder / "rubric.toml"),
-            "--grading-seed", str(seed), "--tb=no", "-q", "-p", "no:cacheprovider"]
+            "--grading-seed", str(seed), "--reference", str(REPO_ROOT / "source" / assignment),
+            "--tb=no", "-q", "-p", "no:cacheprovider"]
     if (folder / "mutations.py").is_file():
-        args += ["--reference", str(REPO_ROOT / "source" / assignment), "--catalogue", str(folder / "mutations.py")]
+        args += ["--catalogue", str(folder / "mutations.py")]
     if not use_bwrap:
         args.append("--no-bwrap")
     collector = pytest_plugin.ResultCollector()

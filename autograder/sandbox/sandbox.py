@@ -105,8 +105,9 @@ class StudentError(Exception):
         ``"exception"`` (the student's code raised), ``"import"`` (a module failed to import:
         syntax error, exception or ``sys.exit`` at import time), ``"timeout"`` (the request ran
         past the wall-clock limit), ``"crash"`` (``sys.exit``, ``os._exit``, a signal, memory
-        exhausted, or an object lost in an earlier crash) or ``"protocol"`` (the worker sent
-        something that is not a valid reply).
+        exhausted, or an object lost in an earlier crash), ``"too_large"`` (what the code returned
+        is too large to send back; the message gives its size and the limit) or ``"protocol"``
+        (the worker sent something that is not a valid reply).
     type_name : str
         Name of the exception type raised in the worker, or ``""``.
     message : str
@@ -638,7 +639,7 @@ class Sandbox:
                     error = StudentError(_text(reply.get("kind")), _text(reply.get("type")),
                                          _text(reply.get("message")),
                                          [_text(line)[:300] for line in _list(reply.get("traceback"))[:20]])
-                    if error.kind not in ("exception", "import", "crash"):
+                    if error.kind not in ("exception", "import", "crash", "too_large"):
                         error.kind = "protocol"
                     if error.kind in ("crash", "protocol"):
                         self._kill()
