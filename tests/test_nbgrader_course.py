@@ -25,7 +25,6 @@ from nbgrader.api import Gradebook
 
 from autograder.grading.grade import suite_folder
 from autograder.grading.mutations import load_catalogue, mutate_source
-from autograder.nbgrader.course_flow import COURSE_ID
 from autograder.nbgrader.score_cells import grade_id
 from browser import full_page_screenshot, headless_chromium
 from nbgrader_course import ASSIGNMENT, REPO, Course, cell_index, edit_notebook, fill_with_solutions, score_cell_outputs
@@ -129,7 +128,7 @@ def course(tmp_path_factory):
 
 def _function_scores(course, student):
     """``{function: auto_score}`` of the score cells in the gradebook."""
-    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", COURSE_ID) as gb:
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", course.course_id) as gb:
         submission = gb.find_submission(ASSIGNMENT, student)
         return {g.name[len("score_"):]: g.auto_score for nb in submission.notebooks for g in nb.grades
                 if g.name.startswith("score_")}
@@ -166,7 +165,7 @@ def test_latest_submission_counts_and_is_late(course):
     scores = _function_scores(course, "dan")
     assert scores["conv_forward_naive"] == pytest.approx(10.0), "dan's first (blank) submission was graded"
     assert scores["spatial_batchnorm_forward"] < 10.0 and scores["max_pool_forward_naive"] < 6.0
-    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", COURSE_ID) as gb:
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", course.course_id) as gb:
         assert gb.find_submission(ASSIGNMENT, "dan").total_seconds_late > 0
         assert gb.find_submission(ASSIGNMENT, "ada").total_seconds_late == 0
 
@@ -210,7 +209,7 @@ def test_notebooks_are_not_executed_at_autograde(course):
 
 def test_inline_questions_stay_manually_graded(course):
     """Are answered inline questions left for formgrader, and blank ones scored 0?"""
-    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", COURSE_ID) as gb:
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", course.course_id) as gb:
         def answers(student):
             return {g.name: g for nb in gb.find_submission(ASSIGNMENT, student).notebooks for g in nb.grades
                     if g.name.endswith("-answer")}

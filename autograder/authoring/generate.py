@@ -297,5 +297,5 @@ def finish_generated_assignment(a: Assignment, steps=RELEASE_STEPS, log=None) ->
     """Run the kit's generation steps, in order, on what nbgrader wrote."""
     for step in steps:
         if log is not None:
-            log.info("cnn kit: %s", step.__name__)
+            log.info("course kit: %s", step.__name__)
         step(a)

@@ -331,16 +331,23 @@ class Worker:
     # -- substitution
 
     def substitutes(self, names, module):
-        """Replace student functions by proxies to the parent; return what to restore."""
+        """Replace student functions by proxies to the parent; return what to restore.
+
+        The functions replaced are the ones of that name in the called module and in every module
+        of its package (``pkg.layers.batchnorm_forward`` imported into ``pkg.conv_layers``), wherever
+        they are bound in those modules; a helper of another name stays the student's.
+        """
         restore = []
+        name_of = getattr(module, "__name__", "")
+        package = name_of.split(".")[0] if type(name_of) is str else ""
+        targets = [module] + [m for key, m in list(sys.modules.items())
+                              if package and (key == package or key.startswith(package + ".")) and m is not None]
         for name in names:
             originals = []
-            for candidate in (getattr(module, name, None), getattr(sys.modules.get("nnl.layers"), name, None)):
+            for candidate in [getattr(target, name, None) for target in targets]:
                 if candidate is not None and callable(candidate):
                     originals.append(candidate)
             proxy = self.make_proxy(name)
-            targets = [module] + [m for key, m in list(sys.modules.items())
-                                  if (key == "nnl" or key.startswith("nnl.")) and m is not None]
             for target in targets:
                 namespace = getattr(target, "__dict__", {})
                 for attribute, value in list(namespace.items()):
