@@ -187,7 +187,7 @@ def _run_check(check, function, module, student_module):
     except NotImplementedError as err:
         return _not_implemented(function, module, student_module, err)
     except (Exception, SystemExit) as err:
-        return _raised(function, module, student_module, err), 'raised'
+        return _raised(function, student_module, err), 'raised'
     finally:
         np.random.set_state(random_state)
     return None, None
@@ -210,13 +210,13 @@ def _not_implemented(function, module, student_module, err):
             % (function, frame[0].f_code.co_qualname, frame[1])), 'raised'
 
 
-def _raised(function, module, student_module, err):
+def _raised(function, student_module, err):
     """The message for any other exception, with the place in your code it came from."""
     frame = _innermost_student_frame(err, student_module)
     if frame is None:
         return "%s: the notebook's check failed with %s" % (function, _one_line(err))
-    code, (filename, line) = frame[0].f_code, (frame[1], frame[2])
-    inside = '' if _belongs_to(code.co_qualname, function) else 'in %s, ' % code.co_qualname
+    where, filename, line = frame
+    inside = '' if _belongs_to(where.f_code.co_qualname, function) else 'in %s, ' % where.f_code.co_qualname
     return '%s raised %s (%s%s line %d)' % (function, _one_line(err), inside, filename, line)
 
 
