@@ -9,7 +9,6 @@ in this process or in a plain Python subprocess.
 """
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -56,8 +55,8 @@ MUTANTS = {
         def conv_forward_naive(x, w, b, conv_param):
             """The convolution without its bias b."""
             return _solved_conv_forward_naive(x, w, np.zeros_like(b), conv_param)
-        ''', r"conv_forward_naive: out relative error \S+ on the notebook's by-hand 3x3 example \(at most 1e-12\); "
-             r"4 of 4 values differ, the first at \(0, 0, 0, 0\)"),
+        ''', (r"conv_forward_naive: out relative error \S+ on the notebook's by-hand 3x3 example \(at most 1e-12\); "
+              r"4 of 4 values differ, the first at \(0, 0, 0, 0\)")),
     "pool_ignores_stride": ("max_pool_forward_naive", "nnl/conv_layers.py", '''
         _solved_max_pool_forward_naive = max_pool_forward_naive
 
@@ -69,8 +68,8 @@ MUTANTS = {
             out_width = 1 + (W - pool_param['pool_width']) // pool_param['stride']
             every_pixel, _ = _solved_max_pool_forward_naive(x, dict(pool_param, stride=1))
             return every_pixel[:, :, :out_height, :out_width], (x, pool_param)
-        ''', r"max_pool_forward_naive: out relative error \S+ on the notebook's by-hand 4x4 example \(at most 1e-12\); "
-             r"2 of 4 values differ, the first at \(0, 0, 1, 0\)"),
+        ''', (r"max_pool_forward_naive: out relative error \S+ on the notebook's by-hand 4x4 example \(at most 1e-12\); "
+              r"2 of 4 values differ, the first at \(0, 0, 1, 0\)")),
 }
 
 
@@ -389,9 +388,10 @@ def test_generate_assignment_refuses_a_score_cell_without_public_check(tmp_path)
     assert not (course / "release" / "cnn").exists()
 
 
-def test_checks_run_from_the_assignment_folder_alone():
-    """Are the checks released as they are (no solution region), for the kernel to import from the folder?"""
-    for path in (REPO / "source" / "cnn" / "public_checks").glob("*.py"):
-        assert (RELEASE / "public_checks" / path.name).read_text() == path.read_text()
-    assert (RELEASE / "utils" / "public_checks.py").read_text() == (REPO / "utils" / "public_checks.py").read_text()
-    assert os.path.isfile(SOLVED / "public_checks" / "__init__.py")
+def test_checks_are_released_as_written():
+    """Do the checks and their runtime ship unchanged (provided code, no solution region) in both copies?"""
+    written = {path.name: path.read_text() for path in (REPO / "source" / "cnn" / "public_checks").glob("*.py")}
+    assert set(written) == {"__init__.py", "conv_layers.py", "layers.py", "optim.py", "cnn.py"}
+    for copy in (RELEASE, SOLVED):
+        assert {name: (copy / "public_checks" / name).read_text() for name in written} == written
+        assert (copy / "utils" / "public_checks.py").read_text() == (REPO / "utils" / "public_checks.py").read_text()

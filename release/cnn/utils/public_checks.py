@@ -139,10 +139,8 @@ def find_problem(function, module):
         return '%s is missing from %s' % (function, _source_file(module))
     problem, kind = _run_check(checks[function], function, module, student_module)
     forward = checks[function].forward
-    if kind == 'wrong' and forward in checks:
-        if _run_check(checks[forward], forward, module, student_module)[0] is not None:
-            problem += ('; the numerical gradient is that of your %s, which fails its own check: fix it first'
-                        % forward)
+    if kind == 'wrong' and forward in checks and _run_check(checks[forward], forward, module, student_module)[0]:
+        problem += '; the numerical gradient is that of your %s, which fails its own check: fix it first' % forward
     return problem
 
 

@@ -196,33 +196,45 @@ def check_max_pool_backward_naive(conv_layers):
     """
     The gradient checks of ConvolutionalLayers.ipynb: non-overlapping 2x2 windows and
     overlapping 3x3 windows with stride 2, dx against the numerical gradient.
+    """
+    np.random.seed(231)
+    x = np.random.randn(3, 2, 8, 8)
+    dout = np.random.randn(3, 2, 4, 4)
+    check_pool_gradient(conv_layers, x, dout, size=2, example="the notebook's 2x2 stride 2 example")
+
+    x = np.random.randn(2, 2, 7, 9)
+    dout = np.random.randn(2, 2, 3, 4)
+    check_pool_gradient(conv_layers, x, dout, size=3, example="the notebook's 3x3 stride 2 example")
+
+
+def check_pool_gradient(conv_layers, x, dout, size, example):
+    """
+    One gradient check of max_pool_backward_naive, with square windows and stride 2.
 
     As in the notebook, the numerical gradient is that of your max_pool_forward_naive.
     When it disagrees with the notebook's independent pooling (or is not written yet),
     it is that of the independent pooling, and the cache is the documented
     (x, pool_param) if your forward pass raises.
+
+    Inputs:
+    - conv_layers: Your nnl/conv_layers.py
+    - x: Input data, of shape (N, C, H, W)
+    - dout: Upstream derivatives, of shape (N, C, H', W')
+    - size: The windows' height and width
+    - example: Which example of the notebook it is
     """
     max_pool_forward_naive = conv_layers.max_pool_forward_naive
-    max_pool_backward_naive = conv_layers.max_pool_backward_naive
-    np.random.seed(231)
-    examples = [
-        ("the notebook's 2x2 stride 2 example", (3, 2, 8, 8), (3, 2, 4, 4), 2),
-        ("the notebook's 3x3 stride 2 example", (2, 2, 7, 9), (2, 2, 3, 4), 3),
-    ]
-    for example, x_shape, dout_shape, size in examples:
-        x = np.random.randn(*x_shape)
-        dout = np.random.randn(*dout_shape)
-        pool_param = {'pool_height': size, 'pool_width': size, 'stride': 2}
+    pool_param = {'pool_height': size, 'pool_width': size, 'stride': 2}
 
-        if agrees(lambda: max_pool_forward_naive(x, pool_param), max_of_all_windows(x, size, size, stride=2)):
-            forward = lambda x_probe: max_pool_forward_naive(x_probe, pool_param)[0]
-        else:
-            forward = lambda x_probe: max_of_all_windows(x_probe, size, size, stride=2)
-        dx_num = eval_numerical_gradient_array(forward, x, dout)
+    if agrees(lambda: max_pool_forward_naive(x, pool_param), max_of_all_windows(x, size, size, stride=2)):
+        forward = lambda x_probe: max_pool_forward_naive(x_probe, pool_param)[0]
+    else:
+        forward = lambda x_probe: max_of_all_windows(x_probe, size, size, stride=2)
+    dx_num = eval_numerical_gradient_array(forward, x, dout)
 
-        cache = cache_for_backward(lambda: max_pool_forward_naive(x, pool_param), (x, pool_param))
-        dx = max_pool_backward_naive(dout, cache)
-        expect_gradient('dx', dx, dx_num, example, GRADIENT_TOLERANCE)
+    cache = cache_for_backward(lambda: max_pool_forward_naive(x, pool_param), (x, pool_param))
+    dx = conv_layers.max_pool_backward_naive(dout, cache)
+    expect_gradient('dx', dx, dx_num, example, GRADIENT_TOLERANCE)
 
 
 @public_check('spatial_batchnorm_forward')
