@@ -19,14 +19,15 @@ c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "release"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".pytest_cache"]
 
-# The gradebook: SQLite beside this file unless CNN_GRADEBOOK_URL names another
+# The gradebook: SQLite beside this file unless COURSE_GRADEBOOK_URL names another
 # database (any SQLAlchemy URL, e.g. postgresql://nbgrader@db/cnn).
-c.CourseDirectory.db_url = os.environ.get(
-    "CNN_GRADEBOOK_URL", "sqlite:///" + os.path.join(HERE, "gradebook.db"))
+c.CourseDirectory.db_url = os.environ.get("COURSE_GRADEBOOK_URL", os.environ.get(
+    "CNN_GRADEBOOK_URL", "sqlite:///" + os.path.join(HERE, "gradebook.db")))  # CNN_*: the older name
 
 # The exchange students fetch from and submit to (nbgrader's default unless
-# CNN_EXCHANGE_ROOT says otherwise, e.g. a scratch folder for a trial run).
-c.Exchange.root = os.environ.get("CNN_EXCHANGE_ROOT", "/srv/nbgrader/exchange")
+# COURSE_EXCHANGE_ROOT says otherwise, e.g. a scratch folder for a trial run; the older
+# name CNN_EXCHANGE_ROOT is still accepted).
+c.Exchange.root = os.environ.get("COURSE_EXCHANGE_ROOT", os.environ.get("CNN_EXCHANGE_ROOT", "/srv/nbgrader/exchange"))
 
 # The kit's own folders (see autograder.authoring.generation_hook.CourseKit).
 c.CourseKit.solutions_directory = "solutions_private"

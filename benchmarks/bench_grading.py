@@ -32,9 +32,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from submissions import RELEASE, SOLVED, solved_with  # noqa: E402
 from test_suite_conv_layers import LOOPS_AND_OWN_MATH  # noqa: E402
 from test_suite_layers import ALTERNATIVE_LAYERS, ALTERNATIVE_OPTIM  # noqa: E402
+
+from submissions import RELEASE, SOLVED, solved_with  # noqa: E402
 
 
 def grade_once(submission: Path, out: Path) -> tuple[float, float, float]:

@@ -23,18 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "source" / "cnn"))
 
-from nnl.conv_layers import (  # noqa: E402
-    conv_backward_naive,
-    conv_forward_naive,
-    max_pool_backward_naive,
-    max_pool_forward_naive,
-)
-from nnl.fast_layers import (  # noqa: E402
-    conv_backward_fast,
-    conv_forward_fast,
-    max_pool_backward_fast,
-    max_pool_forward_fast,
-)
+from nnl.conv_layers import conv_backward_naive, conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive  # noqa: E402
+from nnl.fast_layers import conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast  # noqa: E402
 
 try:
     import torch

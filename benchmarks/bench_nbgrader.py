@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from autograder.cli import copy_course  # noqa: E402
+from autograder.course import copy_course  # noqa: E402
 from autograder.demo.fake_cifar import write_fake_cifar10  # noqa: E402
 from autograder.grading.grade import suite_folder  # noqa: E402
 from autograder.grading.mutations import load_catalogue, write_mutant  # noqa: E402
@@ -60,7 +60,7 @@ def make_class(root: Path, students: int) -> dict[str, Path]:
 
 def fresh_course(tmp: Path, name: str, folders: dict[str, Path], config_extra: str = "") -> CourseFlow:
     course = copy_course(tmp / name)
-    flow = CourseFlow(course, tmp / f"{name}-exchange", tmp / f"{name}-homes")
+    flow = CourseFlow(course, tmp / f"{name}-exchange", tmp / f"{name}-homes", "cnn")
     flow.nbgrader("generate_assignment", "cnn", "--force")
     for student, folder in folders.items():
         shutil.copytree(folder, flow.submitted(student))

@@ -33,9 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "source" / "cnn"))
 
-from nnl.conv_layers import conv_forward_naive  # noqa: E402
-
 from autograder.sandbox.sandbox import Sandbox  # noqa: E402
+from nnl.conv_layers import conv_forward_naive  # noqa: E402
 
 SUBMISSION = ROOT / "solutions_private" / "cnn"
 CONV_PARAM = {"stride": 1, "pad": 1}

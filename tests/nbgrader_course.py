@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.cli import copy_course
+from autograder.course import copy_course
 from autograder.nbgrader.course_flow import CourseFlow
 
 ASSIGNMENT = "cnn"
@@ -19,7 +19,7 @@ class Course(CourseFlow):
 
     @classmethod
     def create(cls, tmp: Path) -> "Course":
-        course = cls(copy_course(tmp / "course"), tmp / "exchange", tmp / "homes")
+        course = cls(copy_course(tmp / "course"), tmp / "exchange", tmp / "homes", ASSIGNMENT)
         course.nbgrader("generate_assignment", ASSIGNMENT, "--force")
         return course
 

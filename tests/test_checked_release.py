@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from autograder.cli import copy_course
+from autograder.course import copy_course
 
 pytestmark = pytest.mark.nbgrader
 

@@ -18,23 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from autograder.classwide.report import (
-    ReportError,
-    StudentResult,
-    common_diagnostics,
-    diagnostic,
-    function_order,
-    pass_rates,
-    read_results,
-    slowest,
-    write_report,
-)
+from browser import console_errors, full_page_screenshot, headless_chromium
+
+from autograder.classwide.report import (ReportError, StudentResult, common_diagnostics, diagnostic, function_order,
+                                         pass_rates, read_results, slowest, write_report)
 
 REPO = Path(__file__).resolve().parents[1]
 SOLVED = REPO / "solutions_private" / "cnn"
 RELEASE = REPO / "release" / "cnn"
 SUITE = REPO / "autograder" / "suites" / "cnn"
-ARTIFACTS = REPO / "test-artifacts"
 HOSTILE = "<script>alert(1)</script>"
 
 
@@ -395,23 +387,12 @@ def test_real_class_report(real_class):
 
 def test_report_renders_in_a_browser(real_class):
     """Headless Chromium shows the report without console errors, every image loaded; a screenshot is kept."""
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
     page = write_report(real_class, real_class / "report.html", rubric=SUITE / "rubric.toml")
-    options = Options()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in ("--headless=new", "--no-sandbox", "--window-size=1280,1000"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
-    try:
+    with headless_chromium() as driver:
         driver.get(page.resolve().as_uri())
-        severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        severe = console_errors(driver)
         assert not severe, f"the browser console reported errors: {severe}"
         images = driver.find_elements(By.TAG_NAME, "img")
         assert len(images) == 2, f"expected the histogram and the pass-rate plot, found {len(images)} images"
@@ -419,9 +400,4 @@ def test_report_renders_in_a_browser(real_class):
             alt = image.get_attribute("alt")
             assert int(image.get_property("naturalWidth")) > 0, f"image {alt!r} did not load"
             assert image.is_displayed(), f"image {alt!r} is not displayed"
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1280, min(height + 50, 10000))
-        ARTIFACTS.mkdir(exist_ok=True)
-        assert driver.save_screenshot(str(ARTIFACTS / "class_report.png")), "the screenshot was not written"
-    finally:
-        driver.quit()
+        full_page_screenshot(driver, "class_report.png")

@@ -8,9 +8,9 @@ max-pool kink crossed by one finite-difference step costs one element.
 """
 import numpy as np
 import pytest
+
 from nnl.cnn import ThreeLayerConvNet
 from nnl.optim import adam
-
 from utils.gradient_check import eval_numerical_gradient
 
 GRAD_TOL = 1e-6

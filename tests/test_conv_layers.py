@@ -6,15 +6,9 @@ statistics), backward passes with centered-difference numerical gradients.
 """
 import numpy as np
 import pytest
-from nnl.conv_layers import (
-    conv_backward_naive,
-    conv_forward_naive,
-    max_pool_backward_naive,
-    max_pool_forward_naive,
-    spatial_batchnorm_backward,
-    spatial_batchnorm_forward,
-)
 
+from nnl.conv_layers import (conv_backward_naive, conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive,
+                             spatial_batchnorm_backward, spatial_batchnorm_forward)
 from utils.gradient_check import eval_numerical_gradient_array, rel_error
 
 GRAD_TOL = 1e-6  # the course notebook reaches ~1e-7 or better on well-conditioned float64 inputs

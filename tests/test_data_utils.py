@@ -10,12 +10,7 @@ import pytest
 
 from autograder.demo.fake_cifar import write_fake_cifar10
 from utils import data_utils
-from utils.data_utils import (
-    CIFAR10NotFoundError,
-    get_CIFAR10_data,
-    load_CIFAR10,
-    load_CIFAR_batch,
-)
+from utils.data_utils import CIFAR10NotFoundError, get_CIFAR10_data, load_CIFAR10, load_CIFAR_batch
 
 PER_BATCH = 100
 TEST_IMAGES = 60

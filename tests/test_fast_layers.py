@@ -7,30 +7,13 @@ inputs and filters, overlapping pooling windows, ties.
 """
 import numpy as np
 import pytest
-from nnl.conv_layer_utils import (
-    conv_bn_relu_backward,
-    conv_bn_relu_forward,
-    conv_bn_relu_pool_backward,
-    conv_bn_relu_pool_forward,
-    conv_relu_backward,
-    conv_relu_forward,
-    conv_relu_pool_backward,
-    conv_relu_pool_forward,
-)
-from nnl.conv_layers import (
-    conv_backward_naive,
-    conv_forward_naive,
-    max_pool_backward_naive,
-    max_pool_forward_naive,
-    spatial_batchnorm_forward,
-)
-from nnl.fast_layers import (
-    conv_backward_fast,
-    conv_forward_fast,
-    max_pool_backward_fast,
-    max_pool_forward_fast,
-)
 
+from nnl.conv_layer_utils import (conv_bn_relu_backward, conv_bn_relu_forward, conv_bn_relu_pool_backward,
+                                  conv_bn_relu_pool_forward, conv_relu_backward, conv_relu_forward,
+                                  conv_relu_pool_backward, conv_relu_pool_forward)
+from nnl.conv_layers import (conv_backward_naive, conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive,
+                             spatial_batchnorm_forward)
+from nnl.fast_layers import conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast
 from utils.gradient_check import eval_numerical_gradient_array, rel_error
 
 AGREE_TOL = 1e-9

@@ -17,7 +17,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.authoring.generate import find_solution_leaks
-from autograder.cli import copy_course
+from autograder.course import copy_course
 from autograder.nbgrader.commands import run_nbgrader
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
-from submissions import RELEASE, REPO, SOLVED, copy_of, grade_json, scores_by_tag
 
 from autograder.grading.rubric import Rubric, RubricError
+from submissions import RELEASE, REPO, SOLVED, copy_of, grade_json, scores_by_tag
 
 SUITE = REPO / "autograder" / "suites" / "cnn"
 SEED_CODE = REPO / "examples" / "seed_submission"
@@ -85,20 +85,23 @@ def test_a_failing_bubblewrap_is_a_grader_failure_not_a_weaker_grading(tmp_path)
     fake.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
     fake.chmod(0o755)
     out = tmp_path / "results.json"
-    env = {k: v for k, v in os.environ.items() if k != "CNN_SANDBOX_ALLOW_FALLBACK"}
+    env = {k: v for k, v in os.environ.items() if k not in ("GRADER_SANDBOX_ALLOW_FALLBACK", "CNN_SANDBOX_ALLOW_FALLBACK")}
     env["PATH"] = f"{fake.parent}{os.pathsep}{env['PATH']}"
     result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(SOLVED), "--json", str(out)],
                             cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "bubblewrap failed to start" in result.stderr and "CNN_SANDBOX_ALLOW_FALLBACK=1" in result.stderr
+    assert "bubblewrap failed to start" in result.stderr and "GRADER_SANDBOX_ALLOW_FALLBACK=1" in result.stderr
     report = json.loads(out.read_text())
     assert report["score"] == 0 and "bubblewrap failed to start" in report["output"]
 
 
 def test_unknown_assignment_names_the_known_ones(tmp_path):
-    result = run_grade(str(SOLVED), "--assignment", "rnn")
-    assert result.returncode == 2 and "no hidden suite for assignment 'rnn'" in result.stderr
-    assert "cnn" in result.stderr
+    """Does an unknown assignment exit 2, naming the known ones, with a zero report written all the same?"""
+    out = tmp_path / "results.json"
+    result = run_grade(str(SOLVED), "--assignment", "rnn", "--json", str(out))
+    assert result.returncode == 2 and "no assignment 'rnn'" in result.stderr and "(known: cnn)" in result.stderr
+    report = json.loads(out.read_text())
+    assert report["score"] == 0 and "no assignment 'rnn'" in report["output"]
 
 
 def test_help_describes_the_exit_status():

@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from submissions import RELEASE, REPO, SOLVED, copy_of, grade_json, scores_by_tag
 
 LIAR = '''

@@ -19,12 +19,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from autograder.authoring.generate import DEFAULT_IGNORE, files_students_write
-from autograder.classwide.gradescope import (
-    CACHES,
-    BundleError,
-    assemble_submission,
-    build_bundle,
-)
+from autograder.classwide.gradescope import CACHES, BundleError, assemble_submission, build_bundle
 
 REPO = Path(__file__).resolve().parents[1]
 SOLVED = REPO / "solutions_private" / "cnn"
@@ -150,8 +145,8 @@ def test_scripts_sit_at_the_root_and_are_executable(bundle):
         assert modes[script] & stat.S_IXUSR, f"{script} must be executable in the zip (mode {oct(modes[script])})"
 
 
-@pytest.mark.parametrize("needed", ["autograder/grading/grade.py", "autograder/suites/cnn/rubric.toml",
-                                    "autograder/suites/cnn/conftest.py", "source/cnn/nnl/layers.py",
+@pytest.mark.parametrize("needed", ["autograder/grading/grade.py", "autograder/grading/reference.py",
+                                    "autograder/suites/cnn/rubric.toml", "source/cnn/nnl/layers.py",
                                     "release/cnn/nnl/fast_layers.py", "release/cnn/nnl/layers.py",
                                     "requirements.txt", "gradescope.json"])
 def test_bundle_holds_what_grading_needs(bundle, needed):

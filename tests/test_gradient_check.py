@@ -2,12 +2,7 @@
 import numpy as np
 import pytest
 
-from utils.gradient_check import (
-    eval_numerical_gradient,
-    eval_numerical_gradient_array,
-    grad_check_sparse,
-    rel_error,
-)
+from utils.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, grad_check_sparse, rel_error
 
 SHAPES = [(1,), (5,), (3, 4), (2, 3, 4)]
 

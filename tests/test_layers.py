@@ -8,30 +8,11 @@ import math
 
 import numpy as np
 import pytest
-from nnl.layer_utils import (
-    affine_bn_relu_backward,
-    affine_bn_relu_forward,
-    affine_relu_backward,
-    affine_relu_forward,
-)
-from nnl.layers import (
-    affine_backward,
-    affine_forward,
-    batchnorm_backward,
-    batchnorm_forward,
-    dropout_backward,
-    dropout_forward,
-    relu_backward,
-    relu_forward,
-    softmax_loss,
-    svm_loss,
-)
 
-from utils.gradient_check import (
-    eval_numerical_gradient,
-    eval_numerical_gradient_array,
-    rel_error,
-)
+from nnl.layer_utils import affine_bn_relu_backward, affine_bn_relu_forward, affine_relu_backward, affine_relu_forward
+from nnl.layers import (affine_backward, affine_forward, batchnorm_backward, batchnorm_forward, dropout_backward,
+                        dropout_forward, relu_backward, relu_forward, softmax_loss, svm_loss)
+from utils.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 
 GRAD_TOL = 1e-6  # the seed's notebook shows errors around 1e-7 for correct gradients
 

@@ -5,13 +5,7 @@ import numpy as np
 import pytest
 
 from autograder.grading.diagnosis import Call, Diagnoser, outputs_match
-from autograder.grading.mutations import (
-    Mutation,
-    MutationError,
-    load_catalogue,
-    mutate_source,
-    write_mutant,
-)
+from autograder.grading.mutations import Mutation, MutationError, load_catalogue, mutate_source, write_mutant
 from autograder.grading.rubric import Rubric
 from autograder.sandbox.sandbox import Handle
 

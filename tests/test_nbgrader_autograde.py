@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from autograder.cli import copy_course
+from autograder.course import copy_course
 from autograder.nbgrader.commands import run_nbgrader
 
 STUDENT = "alice"

@@ -22,21 +22,13 @@ import time
 
 import pytest
 from nbgrader.api import Gradebook
-from nbgrader_course import (
-    ASSIGNMENT,
-    REPO,
-    Course,
-    cell_index,
-    edit_notebook,
-    fill_with_solutions,
-    score_cell_outputs,
-)
-from submissions import grade_json, replace_function, scores_by_tag
 
 from autograder.grading.grade import suite_folder
 from autograder.grading.mutations import load_catalogue, mutate_source
-from autograder.nbgrader.course_flow import COURSE_ID
 from autograder.nbgrader.score_cells import grade_id
+from browser import full_page_screenshot, headless_chromium
+from nbgrader_course import ASSIGNMENT, REPO, Course, cell_index, edit_notebook, fill_with_solutions, score_cell_outputs
+from submissions import grade_json, replace_function, scores_by_tag
 
 STUDENTS = ["ada", "ben", "cleo", "dan", "eve"]
 MARKER = "EVE_WAS_HERE"
@@ -136,7 +128,7 @@ def course(tmp_path_factory):
 
 def _function_scores(course, student):
     """``{function: auto_score}`` of the score cells in the gradebook."""
-    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", COURSE_ID) as gb:
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", course.course_id) as gb:
         submission = gb.find_submission(ASSIGNMENT, student)
         return {g.name[len("score_"):]: g.auto_score for nb in submission.notebooks for g in nb.grades
                 if g.name.startswith("score_")}
@@ -173,7 +165,7 @@ def test_latest_submission_counts_and_is_late(course):
     scores = _function_scores(course, "dan")
     assert scores["conv_forward_naive"] == pytest.approx(10.0), "dan's first (blank) submission was graded"
     assert scores["spatial_batchnorm_forward"] < 10.0 and scores["max_pool_forward_naive"] < 6.0
-    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", COURSE_ID) as gb:
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", course.course_id) as gb:
         assert gb.find_submission(ASSIGNMENT, "dan").total_seconds_late > 0
         assert gb.find_submission(ASSIGNMENT, "ada").total_seconds_late == 0
 
@@ -217,7 +209,7 @@ def test_notebooks_are_not_executed_at_autograde(course):
 
 def test_inline_questions_stay_manually_graded(course):
     """Are answered inline questions left for formgrader, and blank ones scored 0?"""
-    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", COURSE_ID) as gb:
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", course.course_id) as gb:
         def answers(student):
             return {g.name: g for nb in gb.find_submission(ASSIGNMENT, student).notebooks for g in nb.grades
                     if g.name.endswith("-answer")}
@@ -259,3 +251,45 @@ def test_resubmission_after_collect_replaces_the_grade(course):
     assert float(course.export()["ben"]["score"]) == pytest.approx(100.0)
     assert _function_scores(course, "ada") == pytest.approx({f: e for f, (e, _) in
                                                              scores_by_tag(course.graded["ada"]).items()})
+
+
+# Every element of the feedback the kit writes: the score cells' outputs and the grading notes.
+FEEDBACK_ELEMENTS = "div.output_wrapper, div.output_wrapper *, div.output_subarea, div.output_subarea pre"
+OVERFLOWING = """
+return Array.from(document.querySelectorAll(arguments[0]))
+  .filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')
+  .map(e => e.tagName + '.' + e.className + ': ' + e.scrollWidth + ' > ' + e.clientWidth);
+"""
+HINT_RECTS = """
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+const found = [];
+while (walker.nextNode()) {
+  const node = walker.currentNode;
+  const at = node.data.indexOf('Hint:');
+  if (at < 0 || !node.parentElement.closest('div.output_wrapper')) continue;
+  const range = document.createRange();
+  range.selectNodeContents(node);
+  const rights = Array.from(range.getClientRects()).map(r => r.right);
+  found.push({text: node.data.slice(at, at + 80), right: Math.max(...rights)});
+}
+return found;
+"""
+
+
+def test_feedback_reads_without_scrolling_sideways(course):
+    """At 1280 px, does no feedback element of dan's pages scroll sideways, each hint inside the window?"""
+    pages = sorted(course.feedback("dan").glob("*.html"))
+    assert pages, "dan has no feedback pages"
+    hints = 0
+    with headless_chromium(1280, 1000) as driver:
+        for page in pages:
+            driver.get(page.resolve().as_uri())
+            assert driver.execute_script(OVERFLOWING, FEEDBACK_ELEMENTS) == [], page.name
+            width = driver.execute_script("return window.innerWidth")
+            for hint in driver.execute_script(HINT_RECTS):
+                hints += 1
+                assert hint["text"].startswith("Hint:") and len(hint["text"]) > 10, hint
+                assert hint["right"] <= width, f"{page.name}: a hint ends at x={hint['right']}, past {width}: {hint}"
+        driver.get((course.feedback("dan") / "SpatialBatchNorm.html").resolve().as_uri())
+        full_page_screenshot(driver, "feedback_spatial_batchnorm.png")
+    assert hints >= 2, "dan's feedback shows no hint"

@@ -15,12 +15,11 @@ import time
 
 import pytest
 from nbgrader.api import Gradebook
-from nbgrader_course import ASSIGNMENT, SOLVED, Course, score_cell_outputs
 
-from autograder.cli import copy_course
+from autograder.course import copy_course
 from autograder.nbgrader.commands import nbgrader_env, run_nbgrader
-from autograder.nbgrader.course_flow import COURSE_ID
 from autograder.nbgrader.submission_repair import NOTES_FILE
+from nbgrader_course import ASSIGNMENT, SOLVED, Course, score_cell_outputs
 
 pytestmark = pytest.mark.nbgrader
 
@@ -29,7 +28,7 @@ HUGE_MB = 60
 
 def _scores(course, student) -> dict[str, tuple[float | None, bool]]:
     """``{score cell: (auto_score, needs_manual_grade)}`` from the gradebook."""
-    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", COURSE_ID) as gb:
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", course.course_id) as gb:
         submission = gb.find_submission(ASSIGNMENT, student)
         return {g.name: (g.auto_score, g.needs_manual_grade) for nb in submission.notebooks for g in nb.grades
                 if g.name.startswith("score_")}
@@ -173,7 +172,7 @@ def _without_the_kit(tmp_path) -> dict:
 
 def test_without_the_kit_generate_assignment_refuses_and_writes_nothing(tmp_path):
     """Without the kit importable, does generate_assignment fail loudly instead of releasing solved .py files?"""
-    course = Course(copy_course(tmp_path / "course"), tmp_path / "exchange", tmp_path / "homes")
+    course = Course(copy_course(tmp_path / "course"), tmp_path / "exchange", tmp_path / "homes", ASSIGNMENT)
     done = course.nbgrader("generate_assignment", ASSIGNMENT, check=False, env=_without_the_kit(tmp_path))
     assert done.returncode != 0
     assert "the course kit (Python package 'autograder') cannot be imported" in done.stderr
@@ -188,7 +187,7 @@ def test_without_the_kit_generate_assignment_refuses_and_writes_nothing(tmp_path
 def test_broken_course_settings_make_generate_assignment_refuse(tmp_path, breakage, line, expected):
     """Plain nbgrader skips a config that raises and releases the solutions: does a broken course_settings.py
     stop generate_assignment instead, naming the file and line, with nothing written?"""
-    course = Course(copy_course(tmp_path / "course"), tmp_path / "exchange", tmp_path / "homes")
+    course = Course(copy_course(tmp_path / "course"), tmp_path / "exchange", tmp_path / "homes", ASSIGNMENT)
     settings = course.root / "course_settings.py"
     if breakage is None:
         settings.unlink()
@@ -212,7 +211,7 @@ def test_without_the_kit_autograde_refuses_and_keeps_the_grades(course, tmp_path
         assert "refusing to run" in done.stderr
         assert not course.autograded("kim").exists()
         assert _scores(course, "alice") == before
-        with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", COURSE_ID) as gb:
+        with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", course.course_id) as gb:
             assert all(s.student.id != "kim" for s in gb.assignment_submissions(ASSIGNMENT))
     finally:
         shutil.rmtree(kim.parent)
@@ -287,7 +286,7 @@ def test_interrupted_autograde_resumes_without_loss_or_duplicates(resume_course)
     course.nbgrader("autograde", ASSIGNMENT)
 
     assert {s: _total(course, s) for s in RESUME_STUDENTS} == pytest.approx({"s1": 100.0, "s2": 0.0, "s3": 100.0})
-    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", COURSE_ID) as gb:
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", course.course_id) as gb:
         for student in RESUME_STUDENTS:
             submissions = [s for s in gb.find_student(student).submissions if s.assignment.name == ASSIGNMENT]
             assert len(submissions) == 1
@@ -301,12 +300,12 @@ def test_interrupted_autograde_resumes_without_loss_or_duplicates(resume_course)
 
 
 def test_gradebook_location_comes_from_the_environment(course, tmp_path):
-    """Does CNN_GRADEBOOK_URL move the gradebook (and leave the course's own untouched)?"""
+    """Does COURSE_GRADEBOOK_URL move the gradebook (and leave the course's own untouched)?"""
     other = tmp_path / "elsewhere.db"
     done = run_nbgrader(["db", "student", "add", "zoe"], cwd=course.root,
-                        env={**course.env, "CNN_GRADEBOOK_URL": f"sqlite:///{other}"})
+                        env={**course.env, "COURSE_GRADEBOOK_URL": f"sqlite:///{other}"})
     assert done.returncode == 0, done.stderr[-2000:]
-    with Gradebook(f"sqlite:///{other}", COURSE_ID) as gb:
+    with Gradebook(f"sqlite:///{other}", course.course_id) as gb:
         assert [s.id for s in gb.students] == ["zoe"]
-    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", COURSE_ID) as gb:
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", course.course_id) as gb:
         assert "zoe" not in [s.id for s in gb.students]

@@ -5,6 +5,7 @@ update written out independently here, element by element.
 """
 import numpy as np
 import pytest
+
 from nnl.optim import adam, rmsprop, sgd, sgd_momentum
 
 SHAPES = [(5,), (4, 5), (2, 3, 4)]

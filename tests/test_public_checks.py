@@ -375,7 +375,7 @@ def test_a_function_without_public_check_is_a_clear_error(monkeypatch, function,
 @pytest.mark.nbgrader
 def test_generate_assignment_refuses_a_score_cell_without_public_check(tmp_path):
     """Does releasing stop, naming notebook, cell and function, when a graded function has no public check?"""
-    from autograder.cli import copy_course
+    from autograder.course import copy_course
 
     course = copy_course(tmp_path / "course")
     checks = course / "source" / "cnn" / "public_checks" / "optim.py"

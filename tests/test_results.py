@@ -3,12 +3,7 @@ import json
 
 import pytest
 
-from autograder.grading.results import (
-    MAX_OUTPUT_CHARS,
-    GradingResults,
-    ResultsError,
-    TestResult,
-)
+from autograder.grading.results import MAX_OUTPUT_CHARS, GradingResults, ResultsError, TestResult
 
 
 def result(name="conv forward, stride 2", max_score=2.0, score=2.0, tags=("conv_forward_naive",), **kw):

@@ -14,14 +14,7 @@ import numpy as np
 import pytest
 
 from autograder.sandbox import sandbox as sandbox_module
-from autograder.sandbox.sandbox import (
-    ALLOW_FALLBACK_ENV,
-    Handle,
-    Limits,
-    Sandbox,
-    SandboxUnavailable,
-    StudentError,
-)
+from autograder.sandbox.sandbox import ALLOW_FALLBACK_ENV, LEGACY_ALLOW_FALLBACK_ENV, Handle, Limits, Sandbox, SandboxUnavailable, StudentError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_NNL = REPO_ROOT / "source" / "cnn" / "nnl"
@@ -640,17 +633,19 @@ def test_a_failing_bwrap_refuses_to_run_student_code(reference_submission, tmp_p
     fake = broken_bwrap(tmp_path / "bin")
     monkeypatch.setattr(sandbox_module.shutil, "which", lambda name: fake if name == "bwrap" else None)
     monkeypatch.delenv(ALLOW_FALLBACK_ENV, raising=False)
+    monkeypatch.delenv(LEGACY_ALLOW_FALLBACK_ENV, raising=False)
     with pytest.raises(SandboxUnavailable, match=f"bubblewrap failed to start.*set {ALLOW_FALLBACK_ENV}=1") as caught:
         with Sandbox(reference_submission, limits=FAST):
             pass
     assert "Creating new namespace failed: Operation not permitted" in str(caught.value), "bwrap's own error is shown"
 
 
-def test_a_failing_bwrap_falls_back_only_when_allowed(reference_submission, tmp_path, monkeypatch):
-    """With CNN_SANDBOX_ALLOW_FALLBACK=1, does it grade with resource limits and say why?"""
+@pytest.mark.parametrize("variable", [ALLOW_FALLBACK_ENV, LEGACY_ALLOW_FALLBACK_ENV])
+def test_a_failing_bwrap_falls_back_only_when_allowed(reference_submission, tmp_path, monkeypatch, variable):
+    """With GRADER_SANDBOX_ALLOW_FALLBACK=1 (or its older name), does it grade with resource limits and say why?"""
     fake = broken_bwrap(tmp_path / "bin")
     monkeypatch.setattr(sandbox_module.shutil, "which", lambda name: fake if name == "bwrap" else None)
-    monkeypatch.setenv(ALLOW_FALLBACK_ENV, "1")
+    monkeypatch.setenv(variable, "1")
     with Sandbox(reference_submission, limits=FAST) as sb:
         assert sb.isolation.startswith("rlimits-only: bubblewrap failed to start")
         assert "Operation not permitted" in sb.isolation

@@ -7,16 +7,10 @@ import nbformat
 import numpy as np
 import pytest
 from nbgrader.utils import determine_grade
-from nbgrader_course import cell_index, edit_notebook
 
 from autograder.grading.grade import suite_folder
 from autograder.grading.rubric import Rubric
-from autograder.nbgrader.autograde import (
-    FunctionScore,
-    ScoreCells,
-    _score_text,
-    scores_by_function,
-)
+from autograder.nbgrader.autograde import FunctionScore, ScoreCells, _score_text, scores_by_function
 from autograder.nbgrader.score_cells import (
     CHECKS_FOLDER,
     ScoreCellError,
@@ -27,6 +21,7 @@ from autograder.nbgrader.score_cells import (
     public_checks_in,
     score_cell_source,
 )
+from nbgrader_course import cell_index, edit_notebook
 
 RUBRIC = Rubric.load(suite_folder("cnn") / "rubric.toml")
 RELEASE = suite_folder("cnn").parents[2] / "release" / "cnn"
@@ -162,4 +157,5 @@ def test_scores_by_function_sums_each_functions_tests():
     assert scores["relu_forward"].failures == [("test_b", "values differ")]
     report = scores["relu_forward"].report("relu_forward")
     assert report.startswith("relu_forward: 0.5 of 1 points (1 of 2 checks passed)")
-    assert "failed test_b: values differ" in report
+    assert "\u2717 test_b\n    Found:   values differ" in report
+    assert all(len(line) <= 78 for line in report.splitlines())

@@ -1,14 +1,8 @@
 """The solution-region line scanner behind stubs, solved copies and leak checks."""
 import pytest
 
-from autograder.authoring.solution_regions import (
-    PYTHON_STUB,
-    Region,
-    SolutionRegionError,
-    find_regions,
-    replace_regions,
-    telling_lines,
-)
+from autograder.authoring.solution_regions import (PYTHON_STUB, Region, SolutionRegionError, find_regions,
+                                                   replace_regions, telling_lines)
 
 MODULE = """\
 def relu_forward(x):

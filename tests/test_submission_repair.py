@@ -9,11 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.nbgrader.submission_repair import (
-    NOTES_FILE,
-    prepare_submission,
-    read_notes,
-)
+from autograder.nbgrader.submission_repair import NOTES_FILE, prepare_submission, read_notes
 
 REPO = Path(__file__).resolve().parents[1]
 RELEASE = REPO / "release" / "cnn"

@@ -7,6 +7,7 @@ on the other suites. The submissions are graded once per module, two at a time.
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
 from submissions import RELEASE, SOLVED, copy_of, grade_json, solved_with
 
 OWNER = "ThreeLayerConvNet"
@@ -233,17 +234,27 @@ BUGGY_NETS = {
 }
 
 
-def net_with_bugs(dest, bugs):
-    """The solved copy with the text edits of ``bugs`` in nnl/cnn.py (each edit must apply)."""
+# The seed's signature, without the optional batchnorm extension: no `use_batchnorm` keyword at all.
+SEED_SIGNATURE_EDITS = [("dtype=np.float32, use_batchnorm=False):", "dtype=np.float32):"),
+                        ("self.use_batchnorm = use_batchnorm", "self.use_batchnorm = False"),
+                        ("2 if use_batchnorm else 0", "0")]
+
+
+def edited_net(dest, edits):
+    """The solved copy with text ``edits`` of nnl/cnn.py (each must apply)."""
     copy_of(SOLVED, dest)
     module = dest / "nnl" / "cnn.py"
     text = module.read_text()
-    for bug in bugs:
-        for old, new in NET_BUGS[bug][0]:
-            assert old in text, f"the solved cnn.py no longer contains {old!r}: update the bug {bug}"
-            text = text.replace(old, new)
+    for old, new in edits:
+        assert old in text, f"the solved cnn.py no longer contains {old!r}"
+        text = text.replace(old, new)
     module.write_text(text)
     return dest
+
+
+def net_with_bugs(dest, bugs):
+    """The solved copy with the text edits of ``bugs`` in nnl/cnn.py (each edit must apply)."""
+    return edited_net(dest, [edit for bug in bugs for edit in NET_BUGS[bug][0]])
 
 
 @pytest.fixture(scope="module")
@@ -260,6 +271,7 @@ def graded(tmp_path_factory):
         "alternative_buggy_layers": solved_with(root / "alternative_buggy_layers",
                                                 {**BUGGY_LAYERS, "nnl/cnn.py": {OWNER: ALTERNATIVE_NET}}),
     }
+    submissions["seed_signature"] = edited_net(root / "seed_signature", SEED_SIGNATURE_EDITS)
     for name, bugs in BUGGY_NETS.items():
         submissions[name] = net_with_bugs(root / name, bugs)
 
@@ -317,3 +329,12 @@ def test_network_bug_feedback_names_the_class_and_the_mistake(graded, name, bug)
     outputs = [test["output"] for tests in lost(graded[name]).values() for test in tests]
     assert outputs and all(OWNER in output for output in outputs)
     assert any(phrase in output for output in outputs), f"{bug}: no feedback says {phrase!r}: {outputs[:3]}"
+
+
+def test_a_network_without_the_batchnorm_extension_keeps_its_plain_points(graded):
+    """Does a network with the seed's signature (no use_batchnorm keyword) lose only the batchnorm tests?"""
+    results = graded["seed_signature"]
+    failed = [t for tests in lost(results).values() for t in tests]
+    assert failed and all("batchnorm" in t["name"] for t in failed), [(t["name"], t["output"]) for t in failed]
+    plain = [t for t in results["tests"] if "batchnorm" not in t["name"]]
+    assert len(plain) >= 10 and all(t["status"] == "passed" for t in plain)

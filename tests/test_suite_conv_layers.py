@@ -5,6 +5,7 @@ rubric of its six functions: the solved copy, the blank release, correct alterna
 implementations, deliberate bugs, and broken dependencies that must cost only their own tests.
 """
 import pytest
+
 from submissions import RELEASE, SOLVED, copy_of, grade_json, scores_by_tag, solved_with
 
 FUNCTIONS = {
@@ -305,10 +306,9 @@ def test_bugs_cost_only_the_affected_tests(bug_results):
     sbn_backward = {n for n in failed if n.startswith("test_spatial_batchnorm_backward")}
     assert sbn_backward and all(n.endswith("-dx]") for n in sbn_backward), sbn_backward
     pools = {n for n in failed if n.startswith("test_max_pool")}
-    assert pools == {"test_max_pool_forward_matches_reference[2x3-s1-overlap]",
-                     "test_max_pool_forward_matches_reference[3x2-s2]",
-                     "test_max_pool_backward_gradient[2x3-s1-overlap]",
-                     "test_max_pool_backward_gradient[3x2-s2]"}, pools
+    nonsquare = ("2x3-s1-overlap", "3x2-s2", "2x3-s2-untiled-nonsquare")
+    assert pools == {f"test_max_pool_{kind}[{case}]" for case in nonsquare
+                     for kind in ("forward_matches_reference", "backward_gradient")}, pools
 
 
 @pytest.mark.parametrize("function, diagnosis", [
@@ -325,11 +325,13 @@ def test_feedback_names_the_mistake(bug_results, function, diagnosis):
 
 
 def test_gradient_feedback_is_a_measured_error_not_arrays(bug_results):
-    """Does a wrong gradient's feedback give both relative errors in one short line, with no array in it?"""
+    """Does a wrong gradient's feedback say what was checked, then both relative errors, then a hint, no array?"""
     output = failing_outputs(bug_results, "conv_backward_naive")[0]
-    assert "relative error" in output and "against the numerical gradient of" in output, output
-    assert "against a correct dx" in output and len(output) < 600 and "\n" not in output, output
-    assert "array(" not in output and "[[" not in output, output
+    checked, found, hint = output.split("\n")[:3]
+    assert checked.startswith("conv_backward_naive dx (") and checked.endswith(":"), output
+    assert "relative error" in found and "against the numerical gradient of" in found, output
+    assert "against a correct dx" in found and hint.startswith("Hint: "), output
+    assert len(output) < 700 and "array(" not in output and "[[" not in output, output
 
 
 def test_broken_dependencies_cost_only_their_own_functions(tmp_path):
@@ -339,3 +341,99 @@ def test_broken_dependencies_cost_only_their_own_functions(tmp_path):
     results = grade(submission, tmp_path)
     assert lost(results) == {"conv_forward_naive": 10, "max_pool_forward_naive": 6}, \
         [(t["name"], t["output"]) for t in results["tests"] if t["status"] != "passed"]
+
+
+# -- wrappers on the student's own helpers: graded on the student's chain first ------------------
+
+OWN_BATCHNORM_HELPERS = {  # a correct batchnorm with a dict cache, its backward in a helper of another name
+    "batchnorm_forward": '''
+        def batchnorm_forward(x, gamma, beta, bn_param):
+            eps, momentum = bn_param.get('eps', 1e-5), bn_param.get('momentum', 0.9)
+            D = x.shape[1]
+            running_mean = bn_param.get('running_mean', np.zeros(D))
+            running_var = bn_param.get('running_var', np.zeros(D))
+            cache = None
+            if bn_param['mode'] == 'train':
+                mu, var = x.mean(axis=0), x.var(axis=0)
+                x_hat = (x - mu) / np.sqrt(var + eps)
+                out = gamma * x_hat + beta
+                cache = {'x_hat': x_hat, 'gamma': gamma, 'std': np.sqrt(var + eps)}
+                running_mean = momentum * running_mean + (1 - momentum) * mu
+                running_var = momentum * running_var + (1 - momentum) * var
+            else:
+                out = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta
+            bn_param['running_mean'], bn_param['running_var'] = running_mean, running_var
+            return out, cache
+    ''',
+    "batchnorm_backward": '''
+        def batchnorm_backward_alt(dout, cache):
+            x_hat, gamma, std = cache['x_hat'], cache['gamma'], cache['std']
+            m = dout.shape[0]
+            dx_hat = dout * gamma
+            dx = (m * dx_hat - dx_hat.sum(axis=0) - x_hat * (dx_hat * x_hat).sum(axis=0)) / (m * std)
+            return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
+
+        def batchnorm_backward(dout, cache):
+            return batchnorm_backward_alt(dout, cache)
+    ''',
+}
+WRAPPERS_ON_OWN_HELPERS = {  # the wrappers rely on that cache layout and call the helper by its own name
+    "spatial_batchnorm_forward": '''
+        def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+            N, C, H, W = x.shape
+            out, cache = batchnorm_forward(x.transpose(0, 2, 3, 1).reshape(-1, C), gamma, beta, bn_param)
+            if cache is not None:
+                cache['shape'] = (N, C, H, W)
+            return out.reshape(N, H, W, C).transpose(0, 3, 1, 2), cache
+    ''',
+    "spatial_batchnorm_backward": '''
+        def spatial_batchnorm_backward(dout, cache):
+            N, C, H, W = cache['shape']
+            dx, dgamma, dbeta = batchnorm_backward_alt(dout.transpose(0, 2, 3, 1).reshape(-1, C), cache)
+            return dx.reshape(N, H, W, C).transpose(0, 3, 1, 2), dgamma, dbeta
+    ''',
+}
+
+
+def test_a_correct_wrapper_on_its_own_helpers_gets_full_marks(tmp_path):
+    """Does spatial batchnorm built on the student's own helper and cache layout earn every point?"""
+    submission = solved_with(tmp_path / "helpers", {"nnl/layers.py": OWN_BATCHNORM_HELPERS,
+                                                    "nnl/conv_layers.py": WRAPPERS_ON_OWN_HELPERS})
+    results = grade(submission, tmp_path)
+    assert lost(results) == {}, [(t["name"], t["output"]) for t in results["tests"] if t["status"] != "passed"]
+
+
+def test_a_wrapper_passing_only_with_a_correct_dependency_says_so(tmp_path):
+    """With batchnorm broken, does a right wrapper pass, its feedback saying a correct batchnorm stood in?"""
+    results = grade(solved_with(tmp_path / "deps", {"nnl/layers.py": BROKEN_BATCHNORM}), tmp_path)
+    assert lost(results) == {}, lost(results)
+    notes = [t["output"] for t in results["tests"] if t["tags"] == ["spatial_batchnorm_backward"]]
+    assert notes and all(n.startswith("Passed with a correct batchnorm_forward, batchnorm_backward in place of "
+                                      "yours") for n in notes), notes
+
+
+# -- pooling windows that do not tile the input (the docstring's floor division) ---------------------
+
+UNTILED_POOL_BUGS = {  # right wherever the windows tile the input, wrong where they do not
+    "max_pool_forward_naive": LOOPS_AND_OWN_MATH["max_pool_forward_naive"].replace(
+        "out = np.zeros((N, C, 1 + (H - ph) // s, 1 + (W - pw) // s))",
+        "out = np.zeros((N, C, int(1 + (H - ph) / s + 0.5), int(1 + (W - pw) / s + 0.5)))"),  # rounded
+    "max_pool_backward_naive": LOOPS_AND_OWN_MATH["max_pool_backward_naive"].replace(
+        "for i in range(dout.shape[2]):\n                for j in range(dout.shape[3]):",
+        "for i in range((x.shape[2] - ph) / s + 1):\n                for j in range((x.shape[3] - pw) / s + 1):"),
+}
+
+
+def test_pooling_where_the_windows_do_not_tile_the_input_is_graded(tmp_path):
+    """Do pools that round the window count, or crash on (8 - 3) / 2 windows, lose points (forward and backward)?"""
+    submission = solved_with(tmp_path / "untiled", {"nnl/conv_layers.py": UNTILED_POOL_BUGS})
+    results = grade(submission, tmp_path)
+    assert set(lost(results)) == {"max_pool_forward_naive", "max_pool_backward_naive"}, lost(results)
+    failed = {t["name"].split(": ", 1)[1] for t in results["tests"] if t["score"] < t["max_score"]}
+    forward = {n for n in failed if n.startswith("test_max_pool_forward")}
+    backward = {n for n in failed if n.startswith("test_max_pool_backward")}
+    assert forward and all("untiled" in n for n in forward), forward
+    assert any("nonsquare" in n for n in forward) and any("nonsquare" not in n for n in forward), forward
+    assert backward and any("nonsquare" in n for n in backward), backward
+    assert any("floor division" in o for o in failing_outputs(results, "max_pool_forward_naive")), \
+        failing_outputs(results, "max_pool_forward_naive")

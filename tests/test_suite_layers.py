@@ -8,6 +8,7 @@ points, with feedback naming it), and a submission whose forwards are wrong but
 whose backwards are right (the backwards keep their points).
 """
 import pytest
+
 from submissions import RELEASE, SOLVED, copy_of, grade_json, scores_by_tag, solved_with
 
 RUBRIC = """
@@ -344,6 +345,39 @@ WRONG_FORWARDS = {
     "dropout_forward": BUGGY_LAYERS["dropout_forward"],
 }
 
+# Forwards that fail in unusual ways: too large an output to send back, out of memory, an endless loop.
+FAILING_FORWARDS = {
+    "affine_forward": '''
+        def affine_forward(x, w, b):
+            return np.zeros((20000, 10000), dtype=np.float32), (x, w, b)  # 1.5 GB once sent as float64
+    ''',
+    "batchnorm_forward": '''
+        def batchnorm_forward(x, gamma, beta, bn_param):
+            return np.ones(1 << 40), None  # 8 TB: MemoryError
+    ''',
+    "dropout_forward": '''
+        def dropout_forward(x, dropout_param):
+            while True:
+                pass
+    ''',
+}
+
+# A softmax with two mistakes: log of probabilities that underflow to 0 (an infinite loss for very unlikely
+# classes, as the catalogued mistake "softmax_log_of_probabilities" gives too) and a loss summed over the batch.
+OVERFLOWING_SOFTMAX = {
+    "softmax_loss": '''
+        def softmax_loss(x, y):
+            N = x.shape[0]
+            shifted = x - np.max(x, axis=1, keepdims=True)
+            probs = np.exp(shifted) / np.sum(np.exp(shifted), axis=1, keepdims=True)
+            with np.errstate(divide="ignore"):
+                loss = -np.sum(np.log(probs[np.arange(N), y]))  # not averaged
+            dx = probs.copy()
+            dx[np.arange(N), y] -= 1
+            return loss, dx / N
+    ''',
+}
+
 
 # ---------------------------------------------------------------- grading
 
@@ -382,6 +416,18 @@ def buggy(tmp_path_factory):
 def wrong_forwards(tmp_path_factory):
     return _grade(tmp_path_factory, "wrong_forwards", lambda dest: solved_with(
         dest, {"nnl/layers.py": WRONG_FORWARDS}))
+
+
+@pytest.fixture(scope="module")
+def failing_forwards(tmp_path_factory):
+    return _grade(tmp_path_factory, "failing_forwards", lambda dest: solved_with(
+        dest, {"nnl/layers.py": FAILING_FORWARDS}))
+
+
+@pytest.fixture(scope="module")
+def overflowing(tmp_path_factory):
+    return _grade(tmp_path_factory, "overflowing", lambda dest: solved_with(
+        dest, {"nnl/layers.py": OVERFLOWING_SOFTMAX}))
 
 
 def _failures(results):
@@ -460,3 +506,46 @@ def test_wrong_forwards_cost_their_own_points_only(wrong_forwards, function):
     else:
         failed = [(t["name"], t["output"]) for t in _failures(wrong_forwards) if t["tags"] == [function]]
         assert earned == pytest.approx(possible), f"{function} is right but lost points: {failed[:2]}"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_forwards_failing_in_any_way_cost_their_own_points_only(failing_forwards, function):
+    """A forward whose output is too large to return, that runs out of memory or loops: its backward keeps its points."""
+    earned, possible = scores_by_tag(failing_forwards)[function]
+    if function in FAILING_FORWARDS:
+        assert earned == 0, f"{function} fails on every input, yet earned {earned}"
+    else:
+        failed = [(t["name"], t["output"]) for t in _failures(failing_forwards) if t["tags"] == [function]]
+        assert earned == pytest.approx(possible), f"{function} is right but lost points: {failed[:2]}"
+
+
+@pytest.mark.parametrize("function,words", [
+    ("affine_forward", "affine_forward's output could not be returned: it is 1.5 GB; outputs are limited to 256.0 MB"),
+    ("batchnorm_forward", "batchnorm_forward ran out of memory"),
+    ("dropout_forward", "dropout_forward: took too long"),
+])
+def test_a_failing_forward_is_told_in_the_students_terms(failing_forwards, function, words):
+    outputs = [t["output"] for t in _failures(failing_forwards) if t["tags"] == [function]]
+    assert outputs and all(words in output for output in outputs), outputs[:2]
+    assert not any("protocol" in output or "worker:" in output for output in outputs), outputs[:2]
+
+
+def _softmax_value_outputs(results) -> dict[str, str]:
+    return {t["name"].split("[")[-1].rstrip("]"): t["output"] for t in results["tests"]
+            if "test_softmax_loss_value_matches_reference" in t["name"]}
+
+
+def test_a_known_mistake_is_named_only_for_finite_outputs(overflowing):
+    """An infinite loss equal to a mutant's infinite loss names no mistake; a finite summed loss is named."""
+    outputs = _softmax_value_outputs(overflowing)
+    assert "NaN or infinite" in outputs["spread1000"] and "known mistake" not in outputs["spread1000"], outputs
+    assert "known mistake: the loss is summed over the batch" in outputs["unit"], outputs
+
+
+def test_a_wrong_single_value_is_said_in_a_sentence(overflowing):
+    """A scalar's feedback reads "the value is ...", never "1 of 1 values are wrong,;"."""
+    outputs = _softmax_value_outputs(overflowing)
+    assert "the value is NaN or infinite." in outputs["spread1000"], outputs
+    assert "the value is wrong: relative error" in outputs["unit"], outputs
+    for output in outputs.values():
+        assert "1 of 1" not in output and ",;" not in output and "error nan" not in output, output

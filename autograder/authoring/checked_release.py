@@ -2,7 +2,7 @@
 
 nbgrader goes on without a ``nbgrader_config.py`` it cannot load (it logs the
 error and uses its defaults): the kit's hook never runs, and the release
-ships ``nnl/*.py`` with their solutions, exit status 0. This module runs the
+ships the assignment's ``.py`` modules with their solutions, exit status 0. This module runs the
 ordinary command and then refuses, loudly, any release that shows a
 solution line or was made without the course's configuration.
 """
@@ -31,7 +31,7 @@ class CheckedRelease:
     release : Path
         ``COURSE/release/<assignment>``.
     stubs : int
-        ``raise NotImplementedError()`` stubs in its ``nnl/*.py``.
+        Stubbed solution regions in the modules students write.
     """
 
     release: Path
@@ -63,9 +63,9 @@ def generate_checked_release(course: Path, assignment: str, timeout: float = 600
         of ``source/<assignment>`` appears in the release. In the last two
         cases the release folder is removed, so it cannot be released by mistake.
     """
-    from autograder.authoring.generate import (
-        find_solution_leaks,  # not at import: nbformat takes seconds to load
-    )
+    from autograder.authoring.generate import (  # not at import: nbformat takes seconds to load
+        files_students_write, find_solution_leaks)
+    from autograder.authoring.solution_regions import find_regions
 
     course = Path(course).resolve()
     source, release = course / "source" / assignment, course / "release" / assignment
@@ -88,5 +88,6 @@ def generate_checked_release(course: Path, assignment: str, timeout: float = 600
         raise ReleaseRefused(f"release/{assignment} refused and removed:\n" + "\n".join(problems))
     if not release.is_dir():
         raise ReleaseRefused(f"nbgrader exited 0 but wrote no {release}")
-    stubs = sum(p.read_text().count("raise NotImplementedError()") for p in (release / "nnl").glob("*.py"))
+    stubs = sum(len(find_regions((source / rel).read_text(), name=str(source / rel)))
+                for rel in files_students_write(source))
     return CheckedRelease(release, stubs)

@@ -31,14 +31,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.authoring.solution_regions import (
-    BEGIN,
-    END,
-    PYTHON_STUB,
-    find_regions,
-    replace_regions,
-    telling_lines,
-)
+from autograder.authoring.solution_regions import BEGIN, END, PYTHON_STUB, find_regions, replace_regions, telling_lines
 
 # What never travels with the course utilities: caches and the downloaded data set.
 DEFAULT_IGNORE = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".pytest_cache")
@@ -275,11 +268,7 @@ def check_score_cells(a: Assignment) -> None:
     """
     from autograder.grading.grade import GradingError, suite_folder
     from autograder.grading.rubric import Rubric, RubricError
-    from autograder.nbgrader.score_cells import (
-        ScoreCellError,
-        autograded_cells,
-        find_score_cells,
-    )
+    from autograder.nbgrader.score_cells import ScoreCellError, autograded_cells, find_score_cells
 
     try:
         suite = suite_folder(a.source.name)
@@ -308,5 +297,5 @@ def finish_generated_assignment(a: Assignment, steps=RELEASE_STEPS, log=None) ->
     """Run the kit's generation steps, in order, on what nbgrader wrote."""
     for step in steps:
         if log is not None:
-            log.info("cnn kit: %s", step.__name__)
+            log.info("course kit: %s", step.__name__)
         step(a)

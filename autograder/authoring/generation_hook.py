@@ -24,7 +24,7 @@ class HookFailed(SystemExit):
     """A kit hook failed; nbgrader must stop (exit status 1) rather than carry on."""
 
     def __init__(self, message: str):
-        super().__init__(f"[cnn kit] {message}")
+        super().__init__(f"[course kit] {message}")
 
 
 class CourseKit(LoggingConfigurable):
@@ -91,6 +91,6 @@ def after_generate_assignment(assignment: str, student: str, notebooks) -> None:
     try:
         finish_generated_assignment(_assignment_paths(app, assignment), log=app.log)
     except Exception as err:
-        app.log.error("cnn kit: generating %r failed:\n%s", assignment, traceback.format_exc())
+        app.log.error("course kit: generating %r failed:\n%s", assignment, traceback.format_exc())
         shutil.rmtree(release, ignore_errors=True)
         raise HookFailed(f"generating {assignment!r} failed, release removed: {err}") from err

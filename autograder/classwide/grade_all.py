@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.grading.grading_process import GradingProcessFailed, grade_in_child
-from autograder.paths import PACKAGE, REPO_ROOT
+from autograder.course import source_folder, suite_path
+from autograder.paths import PACKAGE, SUITES
 
 SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 STUDENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
@@ -100,12 +101,19 @@ def tree_hash(folder: Path, paths: list[Path] | None = None) -> str:
 
 
 def grader_version(assignment: str) -> str:
-    """A hash of what decides a grade: the kit's code, the suite, the rubric and the reference solution."""
-    kit = [p for p in _files(PACKAGE) if p.suffix in {".py", ".toml", ".ini"}]
+    """A hash of what decides a grade of ``assignment``: the kit's code, that assignment's suite and its source.
+
+    Other assignments' suites and sources are left out: editing one homework never regrades another.
+    Files an assignment shares by a symbolic link count with their content.
+    """
+    kit = [p for p in _files(PACKAGE) if p.suffix in {".py", ".toml", ".ini"}
+           and p.relative_to(PACKAGE).parts[0] != SUITES.name]
     digest = hashlib.sha256(tree_hash(PACKAGE, kit).encode())
-    reference = REPO_ROOT / "source" / assignment / "nnl"
-    if reference.is_dir():
-        digest.update(tree_hash(reference).encode())
+    for folder in (suite_path(assignment), source_folder(assignment)):
+        if folder.is_dir():
+            shared = sorted(p for p in folder.rglob("*")
+                            if p.is_file() and not SKIP_PARTS & set(p.relative_to(folder).parts))
+            digest.update(tree_hash(folder, shared).encode())
     return digest.hexdigest()[:16]
 
 

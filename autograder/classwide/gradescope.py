@@ -1,8 +1,9 @@
 """A Gradescope autograder bundle that grades with the kit's own hidden suites.
 
 `build_bundle` writes ``autograder.zip`` in Gradescope's layout: ``setup.sh``
-and ``run_autograder`` (templates in ``autograder/gradescope/``) at its root,
-beside what grading needs: the ``autograder`` package with its suites, the
+and ``run_autograder`` (templates in ``gradescope_files/``) at its root,
+beside what grading needs: the ``autograder`` package with this assignment's
+suite only (no other assignment's hidden tests travel), the
 reference ``source/<assignment>`` (the suites compare against it; the bundle
 is private to Gradescope), the student release ``release/<assignment>``,
 ``requirements.txt`` and a manifest ``gradescope.json`` naming the assignment
@@ -78,7 +79,7 @@ def build_bundle(assignment: str, out: Path, root: Path = REPO_ROOT) -> Path:
     Parameters
     ----------
     assignment : str
-        The assignment name (``"cnn"``): it needs ``source/<assignment>``,
+        The assignment's name: it needs ``source/<assignment>``,
         ``release/<assignment>`` and the hidden suite ``autograder/suites/<assignment>``.
     out : Path
         Where to write the zip; written to a temporary file then renamed, so a
@@ -121,7 +122,9 @@ def build_bundle(assignment: str, out: Path, root: Path = REPO_ROOT) -> Path:
         if not (TEMPLATES / template).is_file():
             raise BundleError(f"missing template {TEMPLATES / template}")
 
-    files = {**_tree(root / "autograder", "autograder"), **_tree(source, f"source/{assignment}"),
+    kit = {name: path for name, path in _tree(root / "autograder", "autograder").items()
+           if not name.startswith("autograder/suites/")}
+    files = {**kit, **_tree(suite, f"autograder/suites/{assignment}"), **_tree(source, f"source/{assignment}"),
              **_tree(release, f"release/{assignment}")}
     manifest = {"assignment": assignment, "students_write": written,
                 "notebooks": sorted(p.name for p in release.glob("*.ipynb"))}
@@ -248,7 +251,7 @@ def run_submission(root: Path) -> int:
 
 
 def _grade_upload(source: Path, upload: Path, results: Path, extra: dict) -> int:
-    from autograder import cli
+    from autograder.grading.grade import grade_to_file
 
     manifest = json.loads((source / MANIFEST).read_text())
     assignment, written = manifest["assignment"], manifest["students_write"]
@@ -263,10 +266,10 @@ def _grade_upload(source: Path, upload: Path, results: Path, extra: dict) -> int
                         if ignored else "")
         if not modules:
             _zero_report(results, f"Nothing was graded: your upload holds none of the files you write "
-                                  f"({', '.join(written)}). Upload your nnl/ folder, or those files.\n"
+                                  f"({', '.join(written)}). Upload your {_folders(written)}, or those files.\n"
                                   + note_ignored, extra)
             return 0
-        code = cli.main(["grade", str(folder), "--assignment", assignment, "--json", str(results)])
+        code, _ = grade_to_file(folder, assignment, results)
     if not results.is_file():
         raise RuntimeError(f"the grading command wrote no results (exit status {code})")
     report = json.loads(results.read_text())
@@ -281,6 +284,12 @@ def _grade_upload(source: Path, upload: Path, results: Path, extra: dict) -> int
         json.dump(report, handle, indent=1, sort_keys=True)
     os.replace(tmp, results)
     return code
+
+
+def _folders(written: list[str]) -> str:
+    """``nnl/ folder`` (or ``a/ and b/ folders``): the folders holding the modules students write."""
+    folders = sorted({PurePosixPath(rel).parts[0] + "/" for rel in written if len(PurePosixPath(rel).parts) > 1})
+    return f"{' and '.join(folders)} folder{'s' if len(folders) > 1 else ''}" if folders else "files"
 
 
 def main(argv: list[str] | None = None) -> int:

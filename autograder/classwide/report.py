@@ -23,7 +23,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-KNOWN_MISTAKE = "Your outputs match a known mistake: "
+from autograder.grading.feedback import KNOWN_MISTAKE
+
 TOP_DIAGNOSTICS = 15
 TOP_SLOWEST = 10
 MAX_DIAGNOSTIC_CHARS = 200

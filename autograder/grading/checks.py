@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograder.grading.feedback import compose
 from autograder.sandbox.sandbox import Handle
 
 
@@ -16,8 +17,8 @@ class GradingFailure(AssertionError):
 
 
 def fail(what: str, problem: str, hint: str | None = None) -> None:
-    """Raise the feedback ``"<what>: <problem> Hint: <hint>"``."""
-    raise GradingFailure(f"{what}: {problem}" + (f" Hint: {hint}" if hint else ""))
+    """Raise the feedback: what was checked, the problem, the hint (a line each, `feedback.compose`)."""
+    raise GradingFailure(compose(what, problem, hint))
 
 
 _fail = fail
@@ -108,12 +109,26 @@ def check_close(actual, expected, what: str, *, rtol: float = 1e-6, atol: float 
     finite = np.isfinite(array)
     wrong = ~finite | (np.abs(array - expected) > atol + rtol * np.abs(expected))
     if wrong.any():
-        first = tuple(int(i) for i in np.argwhere(wrong)[0]) if array.ndim else ()
-        where = f" first at index {first}" if first else ""
-        bad = "" if finite.all() else f" ({int((~finite).sum())} are NaN or infinite)"
-        _fail(what, f"{int(wrong.sum())} of {array.size} values are wrong{bad},{where}; "
-                    f"largest relative error {rel_error(array[finite], expected[finite]) if finite.any() else float('nan'):.1e}.",
-              hint)
+        _fail(what, _wrong_values(array, expected, wrong, finite), hint)
+
+
+def _wrong_values(array: np.ndarray, expected: np.ndarray, wrong: np.ndarray, finite: np.ndarray) -> str:
+    """What is wrong, in one sentence: how many values, where the first is, the largest relative error.
+
+    A single value: "the value is NaN or infinite." or "the value is wrong: relative error 3.2e-01."
+    """
+    if array.size == 1:
+        if not finite.all():
+            return "the value is NaN or infinite."
+        return f"the value is wrong: relative error {rel_error(array, expected):.1e}."
+    count = f"{int(wrong.sum())} of {array.size} values are wrong"
+    if not finite.all():
+        count += f" ({int((~finite).sum())} NaN or infinite)"
+    parts = [count, f"the first at index {tuple(int(i) for i in np.argwhere(wrong)[0])}"]
+    off = wrong & finite
+    if off.any():
+        parts.append(f"largest relative error {rel_error(array[off], expected[off]):.1e}")
+    return ", ".join(parts) + "."
 
 
 def check_rel_error(actual, expected, what: str, *, tol: float, hint: str | None = None) -> float:

@@ -55,7 +55,9 @@ def _leaves(value, path=()):
 def outputs_match(student, mutant, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
     """Do all the numeric leaves the student returned equal the mutant's, position by position?
 
-    Handles (opaque objects) are skipped; at least one array must be compared.
+    Handles (opaque objects) are skipped; at least one array must be compared. Only finite
+    values match: an overflow to ``inf`` (or a NaN) says nothing about which mistake was made,
+    even where a mutant overflows the same way.
     """
     theirs = dict(_leaves(mutant))
     compared = 0
@@ -69,7 +71,9 @@ def outputs_match(student, mutant, rtol: float = 1e-6, atol: float = 1e-8) -> bo
             other = np.asarray(theirs[path], dtype=np.float64)
         except (TypeError, ValueError):
             return False
-        if mine.shape != other.shape or not np.allclose(mine, other, rtol=rtol, atol=atol, equal_nan=False):
+        if mine.shape != other.shape or not (np.isfinite(mine).all() and np.isfinite(other).all()):
+            return False
+        if not np.allclose(mine, other, rtol=rtol, atol=atol):
             return False
         compared += 1
     return compared > 0

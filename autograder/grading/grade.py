@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 import traceback
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import pytest
 
 from autograder.grading import pytest_plugin
 from autograder.grading.results import GradingResults
-from autograder.paths import REPO_ROOT, SUITES
+from autograder.course import source_folder
+from autograder.paths import SUITES
 
 AUTOLOAD_OFF = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
@@ -61,7 +63,7 @@ def _no_plugin_autoload():
             os.environ[AUTOLOAD_OFF] = before
 
 
-def grade(submission: Path, assignment: str = "cnn", *, use_bwrap: bool = True,
+def grade(submission: Path, assignment: str, *, use_bwrap: bool = True,
           seed: int = 231, verbose: bool = False, rubric: Path | None = None,
           only: list[str] | None = None) -> GradingResults:
     """Run the hidden suite of ``assignment`` on ``submission``.
@@ -99,9 +101,10 @@ def grade(submission: Path, assignment: str = "cnn", *, use_bwrap: bool = True,
     targets = [str(folder / name) for name in only] if only else [str(folder)]
     args = [*targets, "-c", str(folder / "pytest.ini"), "--rootdir", str(folder),
             "--submission", str(submission), "--rubric", str(rubric or folder / "rubric.toml"),
-            "--grading-seed", str(seed), "--tb=no", "-q", "-p", "no:cacheprovider"]
+            "--grading-seed", str(seed), "--reference", str(source_folder(assignment)),
+            "--tb=no", "-q", "-p", "no:cacheprovider"]
     if (folder / "mutations.py").is_file():
-        args += ["--reference", str(REPO_ROOT / "source" / assignment), "--catalogue", str(folder / "mutations.py")]
+        args += ["--catalogue", str(folder / "mutations.py")]
     if not use_bwrap:
         args.append("--no-bwrap")
     collector = pytest_plugin.ResultCollector()
@@ -117,3 +120,25 @@ def grade(submission: Path, assignment: str = "cnn", *, use_bwrap: bool = True,
     if collector.grader_errors:
         raise GradingError("; ".join(collector.grader_errors[:3]), collector.planned.values())
     return collector.grading_results()
+
+
+def grade_to_file(submission: Path, assignment: str, out: Path | None, **options) -> tuple[int, GradingResults | None]:
+    """`grade`, with the results written to ``out`` whatever happens: the grading command's contract.
+
+    Returns
+    -------
+    tuple
+        ``(status, results)``: status 0 when grading completed (whatever the score), with the results;
+        2 when the grader could not run, with ``None`` (a report at 0 is written to ``out``, the error on
+        stderr).
+    """
+    try:
+        results = grade(Path(submission), assignment, **options)
+    except GradingError as err:
+        print(f"grading failed: {err}", file=sys.stderr)
+        if out is not None:
+            GradingResults.without_results(err.planned, f"the grader could not run: {str(err)[:500]}").write(Path(out))
+        return 2, None
+    if out is not None:
+        results.write(Path(out))
+    return 0, results

@@ -6,6 +6,12 @@ reached through the ``student`` fixture, which goes through the sandbox.
 - ``@pytest.mark.grades("name")``: the graded function or class of a test
   (exactly one per test); its points come from the rubric, split equally
   among the function's tests.
+- ``@pytest.mark.isolates("dep", ...)``: the graded functions the tested one
+  calls. The test runs first on the student's own chain, exactly as
+  submitted; only when that fails does it run again with the reference's
+  ``dep`` in place of the student's, so a wrapper earns its points whatever
+  helpers it calls when it is right, and on its own logic when a dependency
+  is wrong (the dependency's bug costs points in its own tests only).
 - Every collected test is reported, whatever happens to it: a failure, an
   error in set-up, a skip or a crash scores 0 and keeps its ``max_score``.
 - Feedback is the failure's message only, never a traceback of the hidden
@@ -21,7 +27,9 @@ import numpy as np
 import pytest
 
 from autograder.grading.diagnosis import Diagnoser
+from autograder.grading.feedback import KNOWN_MISTAKE, normalize
 from autograder.grading.mutations import load_catalogue
+from autograder.grading.reference import load_reference
 from autograder.grading.results import GradingResults, TestResult
 from autograder.grading.rubric import Rubric, RubricError
 from autograder.grading.student import Student
@@ -32,6 +40,8 @@ from autograder.sandbox.sandbox import Limits, Sandbox, SandboxUnavailable
 GRADING_LIMITS = Limits(memory_mb=2048, cpu_seconds=300, call_timeout=10.0)
 POINTS = pytest.StashKey[float]()
 GRADES = pytest.StashKey[str]()
+SEED = pytest.StashKey[int]()
+PASS_NOTE = pytest.StashKey[str]()
 MAX_FEEDBACK = 1500
 
 
@@ -59,6 +69,8 @@ class ResultCollector:
         rubric: Rubric = config.stash[RUBRIC]
         by_function: dict[str, list[str]] = {}
         for item in items:
+            if any(item.iter_markers("isolates")) and not {"student", "ref"} <= set(item.fixturenames):
+                raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.isolates needs the student and ref fixtures")
             marks = list(item.iter_markers("grades"))
             if len(marks) != 1 or len(marks[0].args) != 1:
                 raise pytest.UsageError(f"{item.nodeid}: needs exactly one @pytest.mark.grades(\"name\")")
@@ -85,7 +97,7 @@ class ResultCollector:
 
     def _record(self, item, report, call) -> None:
         if report.passed:
-            score, feedback = item.stash[POINTS], "Passed."
+            score, feedback = item.stash[POINTS], item.stash.get(PASS_NOTE, "Passed.")
         elif report.skipped:
             score, feedback = 0.0, "Not run."
         else:
@@ -104,7 +116,7 @@ class ResultCollector:
         if student is None or diagnoser is None or not student.journal:
             return ""
         mutation = diagnoser.diagnose(student.journal, item.stash[GRADES])
-        return f" Your outputs match a known mistake: {mutation.mistake}." if mutation else ""
+        return f"\n{KNOWN_MISTAKE}{mutation.mistake}." if mutation else ""
 
     def pytest_runtest_setup(self, item):
         student = item.config.stash.get(STUDENT, None)
@@ -123,9 +135,12 @@ def _feedback(excinfo) -> str:
     """The failure's message, without the hidden test's source or traceback."""
     if excinfo is None:
         return "Failed."
-    error = excinfo.value
+    return _feedback_of(excinfo.value)
+
+
+def _feedback_of(error: BaseException) -> str:
     if isinstance(error, AssertionError):
-        text = str(error).split("\nassert ")[0].strip() or "A check failed."
+        text = normalize(str(error).split("\nassert ")[0]) or "A check failed."
     else:
         text = f"The returned values could not be checked: {type(error).__name__}: {error}"
     return text[:MAX_FEEDBACK]
@@ -149,6 +164,8 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "grades(name): the graded function or class this test scores")
+    config.addinivalue_line("markers", "isolates(*names): graded functions the tested one calls; on a failure "
+                                       "with the student's own, the test runs again with the reference's")
     reference, catalogue = config.getoption("--reference"), config.getoption("--catalogue")
     if reference and catalogue:
         config.stash[DIAGNOSER] = Diagnoser(Path(reference), load_catalogue(Path(catalogue).parent))
@@ -163,6 +180,58 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def rubric(pytestconfig) -> Rubric:
     return pytestconfig.stash[RUBRIC]
+
+
+@pytest.fixture(scope="session")
+def ref(pytestconfig, rubric):
+    """The reference solution in the grader's process: every public name of its package, ``ref.<name>``."""
+    folder = pytestconfig.getoption("--reference")
+    if not folder:
+        raise GraderError("no --reference given: the suite needs the reference solution")
+    try:
+        return load_reference(Path(folder), rubric)
+    except ImportError as err:
+        raise GraderError(str(err)) from err
+
+
+def _own_chain_then_isolated(item, dependencies: tuple[str, ...]) -> None:
+    """Run the test on the student's own chain; if that fails, again with the reference ``dependencies``.
+
+    The second run gets the same inputs (a fresh ``rng`` with the test's seed). A failure of the
+    second run is the test's failure; a pass of either is a pass (noted in the feedback).
+    """
+    def run():
+        item.obj(**{name: item.funcargs[name] for name in item._fixtureinfo.argnames})
+
+    try:
+        run()
+        return
+    except (GraderError, SandboxUnavailable):
+        raise
+    except Exception as own_chain:  # the student's chain as submitted is wrong somewhere
+        first = _feedback_of(own_chain)
+    student, reference = item.funcargs["student"], item.funcargs["ref"]
+    missing = [name for name in dependencies if not callable(getattr(reference, name, None))]
+    if missing:
+        raise GraderError(f"{item.nodeid}: @pytest.mark.isolates names {missing}, which the reference does not define")
+    if "rng" in item.funcargs:
+        item.funcargs["rng"] = np.random.default_rng(item.stash[SEED])
+    student.journal.clear()
+    with student.isolated({name: getattr(reference, name) for name in dependencies}):
+        run()
+    names = ", ".join(dependencies) if len(dependencies) <= 3 else "the graded functions it calls"
+    own = " ".join(first.split())
+    item.stash[PASS_NOTE] = (f"Passed with a correct {names} in place of yours; with your own code as "
+                             f"submitted: {own[:300]} (that costs points in those functions' own tests).")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    marks = list(pyfuncitem.iter_markers("isolates"))
+    if not marks:
+        return None
+    _own_chain_then_isolated(pyfuncitem, tuple(name for mark in marks for name in mark.args))
+    return True
 
 
 @pytest.fixture(scope="session")
@@ -194,4 +263,5 @@ def student(sandbox, rubric, pytestconfig) -> Student:
 def rng(request, pytestconfig) -> np.random.Generator:
     """Fresh inputs per test, the same on every grading (seeded by the test's id)."""
     seed = zlib.crc32(request.node.nodeid.split("/")[-1].encode()) ^ pytestconfig.getoption("--grading-seed")
+    request.node.stash[SEED] = seed
     return np.random.default_rng(seed)

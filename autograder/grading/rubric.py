@@ -64,7 +64,7 @@ class Rubric:
         functions = {}
         for name, entry in data["functions"].items():
             if not isinstance(entry, dict) or not isinstance(entry.get("module"), str):
-                raise RubricError(f"{path}: functions.{name} needs a `module` (like \"nnl.layers\")")
+                raise RubricError(f"{path}: functions.{name} needs a `module`: the dotted module students write it in")
             points = entry.get("points")
             if not isinstance(points, (int, float)) or points <= 0:
                 raise RubricError(f"{path}: functions.{name} needs `points` > 0, not {points!r}")

@@ -1,7 +1,10 @@
 """The submission under test, as the hidden suites see it: calls that go through the sandbox."""
 from __future__ import annotations
 
+import contextlib
 import copy
+
+import numpy as np
 
 from autograder.grading.diagnosis import Call
 from autograder.grading.rubric import Rubric
@@ -12,14 +15,19 @@ HINTS = {
     "import": "its module could not be imported",
     "timeout": "took too long (an endless loop, or far too slow?)",
     "crash": "crashed the worker (exit, os._exit, a signal or exhausted memory)",
+    "protocol": "returned something that could not be read back",
 }
 
 
 def describe(name: str, err: StudentError) -> str:
-    """One line of feedback for a student error in ``name``."""
+    """One line of feedback for a student error in ``name``, in the student's terms."""
     if err.type_name == "NotImplementedError":
         return f"{name} {HINTS['NotImplementedError']}"
     where = f" ({err.traceback[-1]})" if err.traceback else ""
+    if err.kind == "too_large":
+        return f"{name}'s output could not be returned: {err.message}."
+    if err.type_name == "MemoryError":
+        return f"{name} ran out of memory: {err.message or 'MemoryError'}{where}"
     if err.kind == "exception":
         return f"{name} raised {err.type_name}: {err.message}{where}"
     return f"{name}: {HINTS.get(err.kind, err.kind)}: {err.type_name} {err.message}{where}".strip()
@@ -27,6 +35,17 @@ def describe(name: str, err: StudentError) -> str:
 
 class StudentCodeFailed(AssertionError):
     """The student's code raised, crashed or timed out; the message is the feedback."""
+
+
+class _Recorder:
+    """A reference callable standing in for a student dependency; remembers the arguments it got."""
+
+    def __init__(self, function, calls: list):
+        self.function, self.calls = function, calls
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append(tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args))
+        return self.function(*args, **kwargs)
 
 
 class Student:
@@ -38,6 +57,12 @@ class Student:
         The running sandbox over the submission.
     rubric : Rubric
         Says which module defines each graded name.
+
+    Notes
+    -----
+    Inside `isolated`, every call also replaces the named dependencies (graded functions the
+    function under test calls) by the reference's, in the worker, and records what the student's
+    code passed to them (`received`).
     """
 
     def __init__(self, sandbox: Sandbox, rubric: Rubric):
@@ -45,7 +70,43 @@ class Student:
         self.modules = {name: graded.module for name, graded in rubric.functions.items()}
         self.journal: list[Call] = []  # this test's calls and answers, for the diagnosis of a failure
         self._imported: set[str] = set()
-        self._broken: dict[str, str] = {}  # module or function name -> the feedback of its first failure
+        self._broken: dict[tuple, str] = {}  # (module or function, isolation) -> the feedback of its first failure
+        self._isolation: dict[str, _Recorder] = {}
+        self._received: dict[str, list[tuple]] = {}
+
+    # -- isolation of a function from the graded functions it calls ----------------------------
+
+    @contextlib.contextmanager
+    def isolated(self, references: dict):
+        """Within the block, the graded functions ``references`` names are the reference's in every call.
+
+        Parameters
+        ----------
+        references : dict of str to callable
+            Dependency name -> the reference implementation.
+        """
+        self._received = {name: [] for name in references}
+        self._isolation = {name: _Recorder(function, self._received[name]) for name, function in references.items()}
+        try:
+            yield self
+        finally:
+            self._isolation = {}
+
+    @property
+    def isolating(self) -> tuple[str, ...]:
+        """The dependencies replaced by the reference's at the moment (empty outside `isolated`)."""
+        return tuple(sorted(self._isolation))
+
+    def received(self, dependency: str) -> list[tuple]:
+        """The arguments of each call the student's code made to ``dependency`` while isolated (copies)."""
+        return list(self._received.get(dependency, []))
+
+    def _substitutes(self, called: str, explicit: dict | None) -> dict | None:
+        merged = {name: f for name, f in self._isolation.items() if name != called}
+        merged.update(explicit or {})
+        return merged or None
+
+    # -- calls ----------------------------------------------------------------------------------
 
     def _ensure_imported(self, module: str) -> None:
         """Import ``module`` once; a module that failed to import fails every later call at once.
@@ -55,32 +116,35 @@ class Student:
         """
         if module in self._imported:
             return
-        if module not in self._broken:
+        key = (module, ())
+        if key not in self._broken:
             try:
                 self.sandbox.import_module(module)
                 self._imported.add(module)
                 return
             except StudentError as err:
-                self._broken[module] = f"{module.replace('.', '/')}.py could not be imported: " + \
+                self._broken[key] = f"{module.replace('.', '/')}.py could not be imported: " + \
                     describe(module, err).split(": ", 1)[-1]
-        raise StudentCodeFailed(self._broken[module])
+        raise StudentCodeFailed(self._broken[key])
 
     def _run(self, name: str, thunk, module: str | None = None):
         if module is not None:
             self._ensure_imported(module)
-        if name in self._broken:
-            raise StudentCodeFailed(self._broken[name])
+        key = (name, self.isolating)
+        if key in self._broken:
+            raise StudentCodeFailed(self._broken[key])
         try:
             return thunk()
         except StudentError as err:
             feedback = describe(name, err)
             if err.kind == "timeout":  # not called again: each further call would cost another timeout
-                self._broken[name] = feedback + " (not called again in this grading)"
+                self._broken[key] = feedback + " (not called again in this grading)"
             raise StudentCodeFailed(feedback) from None
 
     def call(self, name: str, *args, substitute=None, mutated: bool = False, **kwargs):
         """``name(*args, **kwargs)`` in the sandbox; ``substitute`` maps dependency names to reference callables."""
         module = self.modules[name]
+        substitute = self._substitutes(name, substitute)
         result = self._run(name, lambda: self.sandbox.call(module, name, *args, substitute=substitute,
                                                            mutated=mutated, **kwargs), module)
         self._log(Call("call", name, module, None, args, kwargs, mutated, result))
@@ -88,6 +152,7 @@ class Student:
 
     def call_in(self, module: str, name: str, *args, substitute=None, **kwargs):
         """Call a provided (not graded) function of the submission, e.g. ``nnl.layer_utils``."""
+        substitute = self._substitutes(name, substitute)
         result = self._run(name, lambda: self.sandbox.call(module, name, *args, substitute=substitute, **kwargs),
                            module)
         self._log(Call("call", name, module, None, args, kwargs, False, result))
@@ -97,6 +162,7 @@ class Student:
         """``name`` on every argument tuple in one round trip; keep element ``output`` of tuple results."""
         module = self.modules[name]
         arg_tuples = list(arg_tuples)
+        substitute = self._substitutes(name, substitute)
         results = self._run(name, lambda: self.sandbox.call_many(module, name, arg_tuples,
                                                                  substitute=substitute, **kwargs), module)
         self._log(Call("many", name, module, None, arg_tuples, kwargs, False, results))
@@ -110,6 +176,7 @@ class Student:
 
     def method(self, owner: str, target: Handle, method: str, *args, substitute=None, **kwargs):
         """``target.method(*args)`` of an object of the graded class ``owner``."""
+        substitute = self._substitutes(owner, substitute)
         result = self._run(f"{owner}.{method}", lambda: self.sandbox.call_method(target, method, *args,
                                                                                  substitute=substitute, **kwargs))
         self._log(Call("method", method, None, target, args, kwargs, False, result, owner))

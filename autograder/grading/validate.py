@@ -22,7 +22,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.grading.grade import suite_folder
+from autograder.course import release_folder, solutions_folder
+from autograder.grading.grade import GradingError, suite_folder
 from autograder.grading.mutations import Mutation, load_catalogue, write_mutant
 from autograder.paths import REPO_ROOT
 
@@ -68,9 +69,10 @@ class ValidationReport:
         }
 
 
-def _grade(submission: Path, out: Path) -> dict:
-    """Grade through the real command (a fresh process per submission, as in production)."""
-    result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submission), "--json", str(out)],
+def _grade(submission: Path, assignment: str, out: Path) -> dict:
+    """Grade with ``assignment``'s suite through the real command (a fresh process per submission, as in production)."""
+    result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submission), "--assignment", assignment,
+                             "--json", str(out)],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
         raise RuntimeError(f"grading {submission.name} failed: {result.stderr[-1500:]}")
@@ -84,22 +86,24 @@ def _by_function(results: dict) -> dict[str, float]:
     return scores
 
 
-def validate(assignment: str = "cnn", jobs: int = 2, say=print) -> ValidationReport:
+def validate(assignment: str, jobs: int = 2, say=print) -> ValidationReport:
     """Run the three gates; ``say`` receives one progress line per finished grading."""
     suite = suite_folder(assignment)
     catalogue = load_catalogue(suite)
-    solved = REPO_ROOT / "solutions_private" / assignment
-    release = REPO_ROOT / "release" / assignment
+    solved, release = solutions_folder(assignment), release_folder(assignment)
+    for folder, what in ((solved, "solved copy"), (release, "release")):
+        if not folder.is_dir():
+            raise GradingError(f"no {what} at {folder}: run `python -m autograder generate {assignment}` first")
     report = ValidationReport()
     with tempfile.TemporaryDirectory(prefix="validate-") as tmp:
         work = Path(tmp)
-        reference = _grade(solved, work / "reference.json")
+        reference = _grade(solved, assignment, work / "reference.json")
         report.reference_score = reference["score"]
         report.total = round(sum(t["max_score"] for t in reference["tests"]), 6)
         report.reference_failures = [f"{t['name']}: {t['output']}" for t in reference["tests"]
                                      if t["status"] != "passed"]
         say(f"reference: {report.reference_score:g} / {report.total:g}")
-        report.release_score = _grade(release, work / "release.json")["score"]
+        report.release_score = _grade(release, assignment, work / "release.json")["score"]
         say(f"blank release: {report.release_score:g} / {report.total:g}")
         full = _by_function(reference)
         failing_somewhere: set[str] = set()
@@ -107,7 +111,7 @@ def validate(assignment: str = "cnn", jobs: int = 2, say=print) -> ValidationRep
         def judge(index: int, mutation: Mutation) -> MutantVerdict:
             folder = write_mutant(solved, mutation, work / f"mutant-{index}")
             try:
-                results = _grade(folder, work / f"mutant-{index}.json")
+                results = _grade(folder, assignment, work / f"mutant-{index}.json")
             except RuntimeError as err:
                 return MutantVerdict(mutation, False, {}, [], str(err))
             scores = _by_function(results)

@@ -35,28 +35,16 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbformat import v4
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters.autograde import Autograde
-from nbgrader.preprocessors import (
-    AssignLatePenalties,
-    CheckCellMetadata,
-    ClearOutput,
-    DeduplicateIds,
-    IgnorePattern,
-    LimitOutput,
-    NbGraderPreprocessor,
-    OverwriteCells,
-    OverwriteKernelspec,
-    SaveAutoGrades,
-)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern,
+                                    LimitOutput, NbGraderPreprocessor, OverwriteCells, OverwriteKernelspec,
+                                    SaveAutoGrades)
 from nbgrader.utils import rmtree
 from traitlets import Float, List
 
+from autograder.grading import feedback
 from autograder.grading.grading_process import GradingProcessFailed, grade_in_child
 from autograder.nbgrader.score_cells import PREFIX, function_of, is_autograded_test
-from autograder.nbgrader.submission_repair import (
-    DEFAULT_MAX_FILE_BYTES,
-    prepare_submission,
-    read_notes,
-)
+from autograder.nbgrader.submission_repair import DEFAULT_MAX_FILE_BYTES, prepare_submission, read_notes
 
 MAX_LISTED_FAILURES = 6
 
@@ -85,15 +73,16 @@ class FunctionScore:
     failures: list
 
     def report(self, name: str) -> str:
-        """What the student reads above the score: the tally and the failing checks."""
-        lines = [f"{name}: {self.score:.4g} of {self.max_score:g} points "
-                 f"({self.passed} of {self.total} checks passed)"]
-        for test, output in self.failures[:MAX_LISTED_FAILURES]:
-            detail = " ".join(output.split())[:400]
-            lines.append(f"  failed {test}: {detail}")
+        """What the student reads above the score: the tally, then one short block per failed check.
+
+        Every line fits in ``feedback.WIDTH`` characters, so the feedback page never scrolls sideways.
+        """
+        blocks = [f"{name}: {self.score:.4g} of {self.max_score:g} points "
+                  f"({self.passed} of {self.total} checks passed)"]
+        blocks += [feedback.block(test, output) for test, output in self.failures[:MAX_LISTED_FAILURES]]
         if len(self.failures) > MAX_LISTED_FAILURES:
-            lines.append(f"  ... and {len(self.failures) - MAX_LISTED_FAILURES} more failed checks")
-        return "\n".join(lines) + "\n"
+            blocks.append(f"... and {len(self.failures) - MAX_LISTED_FAILURES} more failed checks")
+        return "\n\n".join(blocks) + "\n"
 
 
 @dataclass

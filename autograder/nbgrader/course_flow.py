@@ -8,14 +8,15 @@ would otherwise name every submission after that user, ``root`` included).
 from __future__ import annotations
 
 import csv
+import dataclasses
+import functools
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.course import course_id
 from autograder.nbgrader.commands import run_nbgrader
-
-COURSE_ID = "cnn-course"
 
 
 class NbgraderFailed(RuntimeError):
@@ -31,24 +32,34 @@ class CourseFlow:
     root : Path
         The course folder.
     exchange : Path
-        The exchange root (passed to nbgrader as ``CNN_EXCHANGE_ROOT``).
+        The exchange root (passed to nbgrader as ``COURSE_EXCHANGE_ROOT``).
     homes : Path
         ``homes/<student>/`` is where each student fetches and submits from.
     assignment : str
+        The assignment the student steps and the folders below are about (`of` gives another's).
     """
 
     root: Path
     exchange: Path
     homes: Path
-    assignment: str = "cnn"
+    assignment: str
 
     def __post_init__(self):
         self.exchange.mkdir(parents=True, exist_ok=True)
         self.homes.mkdir(parents=True, exist_ok=True)
 
+    def of(self, assignment: str) -> "CourseFlow":
+        """The same course, exchange and students, for ``assignment``."""
+        return dataclasses.replace(self, assignment=assignment)
+
+    @functools.cached_property
+    def course_id(self) -> str:
+        """The course id of the course's settings (students name it with ``--course``)."""
+        return course_id(self.root)
+
     @property
     def env(self) -> dict:
-        return {"CNN_EXCHANGE_ROOT": str(self.exchange)}
+        return {"COURSE_EXCHANGE_ROOT": str(self.exchange)}
 
     def nbgrader(self, *args: str, cwd: Path | None = None, check: bool = True,
                  timeout: float = 1800, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -66,7 +77,7 @@ class CourseFlow:
 
     # -- students ----------------------------------------------------------------------------
     def student_args(self) -> list[str]:
-        return [f"--course={COURSE_ID}", f"--Exchange.root={self.exchange}"]
+        return [f"--course={self.course_id}", f"--Exchange.root={self.exchange}"]
 
     def fetch(self, student: str) -> Path:
         """``nbgrader fetch_assignment`` into the student's home; returns their assignment folder."""

@@ -91,7 +91,7 @@ def run_notebook(path: Path, cwd: Path, env: dict | None = None, cell_timeout: i
     # IPC sockets in a private folder rather than TCP ports on localhost: no other local user can
     # connect to the kernel, and ipykernel has no plain-text warning to print. The socket path must
     # be absolute: the kernel runs in ``cwd``, this process elsewhere.
-    sockets = tempfile.TemporaryDirectory(prefix="cnn-kernel-")
+    sockets = tempfile.TemporaryDirectory(prefix="kit-kernel-")
     config = Config()
     config.KernelManager.transport = "ipc"
     config.KernelManager.ip = os.path.join(sockets.name, "kernel")

@@ -145,7 +145,7 @@ def repair_notebooks(folder: Path, release: Path) -> list[str]:
         if not path.exists():
             shutil.copyfile(released, path)
             notes.append(f"{released.name} was missing from your submission; the released notebook stands in "
-                         f"for it (its written answers score 0), and your nnl/ functions were graded as usual.")
+                         f"for it (its written answers score 0), and your functions were graded as usual.")
             continue
         nb, problem = _read_notebook(path)
         if problem is None:
@@ -164,7 +164,7 @@ def repair_notebooks(folder: Path, release: Path) -> list[str]:
         path.rename(path.with_name(path.name + ".unreadable"))
         shutil.copyfile(released, path)
         notes.append(f"{released.name} {problem}; it is kept as {released.name}.unreadable and the released "
-                     f"notebook stands in for it (its written answers score 0). Your nnl/ functions were "
+                     f"notebook stands in for it (its written answers score 0). Your functions were "
                      f"graded as usual.")
     return notes
 

@@ -105,8 +105,9 @@ class StudentError(Exception):
         ``"exception"`` (the student's code raised), ``"import"`` (a module failed to import:
         syntax error, exception or ``sys.exit`` at import time), ``"timeout"`` (the request ran
         past the wall-clock limit), ``"crash"`` (``sys.exit``, ``os._exit``, a signal, memory
-        exhausted, or an object lost in an earlier crash) or ``"protocol"`` (the worker sent
-        something that is not a valid reply).
+        exhausted, or an object lost in an earlier crash), ``"too_large"`` (what the code returned
+        is too large to send back; the message gives its size and the limit) or ``"protocol"``
+        (the worker sent something that is not a valid reply).
     type_name : str
         Name of the exception type raised in the worker, or ``""``.
     message : str
@@ -168,17 +169,20 @@ class SandboxUnavailable(RuntimeError):
     Where bubblewrap is missing altogether the sandbox falls back to resource limits and says so
     (`Sandbox.isolation`). Where it is installed but fails (a container that forbids namespaces,
     a broken install), falling back silently would hand student code the grader's rights, so the
-    sandbox refuses unless ``CNN_SANDBOX_ALLOW_FALLBACK=1`` says the weaker isolation is wanted.
+    sandbox refuses unless ``GRADER_SANDBOX_ALLOW_FALLBACK=1`` says the weaker isolation is wanted
+    (the older name ``CNN_SANDBOX_ALLOW_FALLBACK`` is still accepted).
     A worker that once ran under bubblewrap never restarts without it.
     """
 
 
-ALLOW_FALLBACK_ENV = "CNN_SANDBOX_ALLOW_FALLBACK"
+ALLOW_FALLBACK_ENV = "GRADER_SANDBOX_ALLOW_FALLBACK"
+LEGACY_ALLOW_FALLBACK_ENV = "CNN_SANDBOX_ALLOW_FALLBACK"  # the kit's first name for it, still accepted
 
 
 def fallback_allowed() -> bool:
     """True when the environment allows the rlimits-only fallback after bubblewrap failed."""
-    return os.environ.get(ALLOW_FALLBACK_ENV, "").strip().lower() in ("1", "true", "yes")
+    value = os.environ.get(ALLOW_FALLBACK_ENV, os.environ.get(LEGACY_ALLOW_FALLBACK_ENV, ""))
+    return value.strip().lower() in ("1", "true", "yes")
 
 
 class _Capture:
@@ -273,7 +277,7 @@ class Sandbox:
     ----------
     isolation : str
         ``"bubblewrap"``, or ``"rlimits-only: <reason>"`` when bubblewrap is missing, was turned off,
-        or failed to start where ``CNN_SANDBOX_ALLOW_FALLBACK=1`` allows the fallback (otherwise
+        or failed to start where ``GRADER_SANDBOX_ALLOW_FALLBACK=1`` allows the fallback (otherwise
         that failure raises `SandboxUnavailable`). Results should report it.
     token : str
         A random marker in the worker's command line and environment (for leftover-process checks).
@@ -382,8 +386,9 @@ class Sandbox:
             so a dict the callee updated (``bn_param`` gaining ``running_mean``) can be checked.
         substitute : dict of str to callable, optional
             Student functions to replace, for this call only, by parent-side callables (the reference).
-            In the worker, every ``nnl.*`` module attribute bound to the student's function of that
-            name (found in the module under test and in ``nnl.layers``) becomes a proxy that calls back
+            In the worker, every attribute of the called module's package (``pkg.*``) bound to the
+            student's function of that name (in the module under test or another module of the
+            package) becomes a proxy that calls back
             here; the callable gets decoded arguments, dict/list arguments it mutates are mirrored back,
             and its result goes back with non-array parts (a cache) kept here as opaque references.
         timeout : float, optional
@@ -638,7 +643,7 @@ class Sandbox:
                     error = StudentError(_text(reply.get("kind")), _text(reply.get("type")),
                                          _text(reply.get("message")),
                                          [_text(line)[:300] for line in _list(reply.get("traceback"))[:20]])
-                    if error.kind not in ("exception", "import", "crash"):
+                    if error.kind not in ("exception", "import", "crash", "too_large"):
                         error.kind = "protocol"
                     if error.kind in ("crash", "protocol"):
                         self._kill()

@@ -83,7 +83,7 @@ class Channel:
         header["blobs"] = [len(blob) for blob in blobs]
         text = json.dumps(header).encode("utf-8")
         if len(text) + sum(header["blobs"]) > self.max_message:
-            raise ValueError("reply too large for the protocol (%d bytes)" % (len(text) + sum(header["blobs"])))
+            raise ReplyTooLarge(len(text) + sum(header["blobs"]), self.max_message)
         _write_all(self.fd_out, MAGIC + struct.pack(">I", len(text)) + text + b"".join(blobs))
 
     def receive(self):
@@ -174,6 +174,39 @@ def encode(value, channel, objects, blobs, register_tuples=False, depth=0):
             return {"$": "dict", "k": keys,
                     "v": [encode(value[key], channel, objects, blobs, register_tuples, depth + 1) for key in keys]}
     return {"$": "h", "id": objects.register(value), "type": _type_name(value)}
+
+
+def reply_bytes(value, channel, depth=0):
+    """Bytes the arrays of ``value`` take once encoded (as float64/int64), without encoding anything.
+
+    Walks only what `encode` would send as data (arrays, numbers, tuples, lists, dicts); every
+    other object travels as a handle and costs nothing.
+    """
+    kind = type(value)
+    if depth >= MAX_DEPTH or value is None or kind in (bool, str, ParentHandle):
+        return 0
+    if isinstance(value, channel.ndarray):
+        array = channel.view(value, channel.ndarray)
+        return 8 * int(array.size) if array.dtype.kind in "fiub" else 0
+    if kind is tuple or kind is list:
+        return sum(reply_bytes(item, channel, depth + 1) for item in value)
+    if kind is dict:
+        return sum(reply_bytes(item, channel, depth + 1) for item in value.values())
+    return 8 if isinstance(value, (int, float, channel.generic)) else 0
+
+
+def _size_text(size):
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if size >= scale:
+            return "%.1f %s" % (size / scale, unit)
+    return "%d bytes" % size
+
+
+class ReplyTooLarge(Exception):
+    """What student code returned cannot be sent back: too large for the protocol or for memory."""
+
+    def __init__(self, size, limit, why=""):
+        super().__init__("it is %s%s; outputs are limited to %s" % (_size_text(size), why, _size_text(limit)))
 
 
 def decode(node, channel, objects, blobs):
@@ -298,16 +331,23 @@ class Worker:
     # -- substitution
 
     def substitutes(self, names, module):
-        """Replace student functions by proxies to the parent; return what to restore."""
+        """Replace student functions by proxies to the parent; return what to restore.
+
+        The functions replaced are the ones of that name in the called module and in every module
+        of its package (``pkg.layers.batchnorm_forward`` imported into ``pkg.conv_layers``), wherever
+        they are bound in those modules; a helper of another name stays the student's.
+        """
         restore = []
+        name_of = getattr(module, "__name__", "")
+        package = name_of.split(".")[0] if type(name_of) is str else ""
+        targets = [module] + [m for key, m in list(sys.modules.items())
+                              if package and (key == package or key.startswith(package + ".")) and m is not None]
         for name in names:
             originals = []
-            for candidate in (getattr(module, name, None), getattr(sys.modules.get("nnl.layers"), name, None)):
+            for candidate in [getattr(target, name, None) for target in targets]:
                 if candidate is not None and callable(candidate):
                     originals.append(candidate)
             proxy = self.make_proxy(name)
-            targets = [module] + [m for key, m in list(sys.modules.items())
-                                  if (key == "nnl" or key.startswith("nnl.")) and m is not None]
             for target in targets:
                 namespace = getattr(target, "__dict__", {})
                 for attribute, value in list(namespace.items()):
@@ -383,18 +423,40 @@ class Worker:
             raise ValueError("unknown request %r" % (op,))
         restore = self.substitutes(request.get("substitute", []), module)
         try:
-            out = []
             if op == "call_many":
                 batch = decode(request["batch"], channel, objects, blobs)
                 results = [self.guarded(function, *item, **kwargs) for item in batch]
-                return {"op": "result", "value": encode(results, channel, objects, out)}, out
+                return self.reply(lambda out: {"op": "result", "value": encode(results, channel, objects, out)},
+                                  results)
             result = self.guarded(function, *args, **kwargs)
-            header = {"op": "result", "value": encode(result, channel, objects, out, True)}
-            if request.get("mutated"):
-                header["args_after"] = encode((args, kwargs), channel, objects, out)
-            return header, out
+
+            def header(out):
+                reply = {"op": "result", "value": encode(result, channel, objects, out, True)}
+                if request.get("mutated"):
+                    reply["args_after"] = encode((args, kwargs), channel, objects, out)
+                return reply
+
+            return self.reply(header, (result, args, kwargs) if request.get("mutated") else result)
         finally:
             self.unsubstitute(restore)
+
+    def reply(self, make_header, value):
+        """``(header, blobs)`` of a result, or a "too_large" failure when it cannot be sent back.
+
+        The size is known before anything is encoded, so an enormous output costs no memory here;
+        running out of memory while encoding a smaller one is reported the same way.
+        """
+        limit = self.channel.max_message
+        size = reply_bytes(value, self.channel)
+        if size > limit:
+            raise StudentFailure("too_large", ReplyTooLarge(size, limit))
+        out = []
+        try:
+            return make_header(out), out
+        except MemoryError:
+            del out[:]
+            raise StudentFailure("too_large", ReplyTooLarge(size, limit, " (the sandbox ran out of memory "
+                                                                         "while sending it)"))
 
     def serve(self):
         while True:
@@ -413,8 +475,8 @@ class Worker:
                 header["message"] = "worker: " + header["message"]
             try:
                 self.channel.send(header, out)
-            except ValueError as exc:
-                self.channel.send(error_header("exception", exc, self.root))
+            except ReplyTooLarge as exc:  # the header itself is too large (a huge dict of names)
+                self.channel.send(error_header("too_large", exc, self.root))
 
 
 def _parse_args(argv):

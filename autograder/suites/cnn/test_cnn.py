@@ -3,9 +3,15 @@
 Fair isolation: the network calls the student's layers (affine, ReLU,
 softmax, batchnorm, spatial batchnorm, and the naive conv/pool layers if the
 student built the network from them) through the provided sandwich layers.
-Every ``loss`` call here substitutes the reference for each of those graded
-layer functions, so these tests grade the network's own logic only: the
-wiring, the regularization and the gradient bookkeeping.
+The ``loss`` tests run first on the student's network as submitted, its own
+layers included; when that fails, they run again with the reference for each
+of those graded layer functions (``@pytest.mark.isolates``), so that they
+grade the network's own logic: the wiring, the regularization and the
+gradient bookkeeping. A layer bug costs points in that layer's tests only.
+
+The plain-network tests build the class with the seed's signature only
+(``network_kwargs``): ``use_batchnorm`` is an optional extension, passed only
+by the batchnorm tests, so a network without it keeps its plain points.
 
 The ``loss`` tests do not trust the student's ``__init__`` either: the model's
 parameters are replaced by the test's own (``model.params = ...``), and a model
@@ -20,14 +26,8 @@ numerical gradients agree to 1e-8, i.e. away from ReLU and max-pool kinks.
 import numpy as np
 import pytest
 
-from autograder.grading.checks import (
-    GradingFailure,
-    as_array,
-    check_close,
-    check_rel_error,
-    numerical_gradient,
-    rel_error,
-)
+from autograder.grading.checks import (GradingFailure, as_array, check_close, check_rel_error, numerical_gradient,
+                                       rel_error)
 from autograder.grading.pytest_plugin import GraderError
 from autograder.grading.student import StudentCodeFailed
 
@@ -55,6 +55,11 @@ ARCHITECTURE_HINT = ("The network is conv - relu - 2x2 max pool - affine - relu 
 
 
 # ------------------------------------------------------------------------------ helpers
+
+def network_kwargs(cfg: dict, bn: bool, **options) -> dict:
+    """The constructor's keywords: the seed's signature, plus ``use_batchnorm=True`` only for batchnorm tests."""
+    return {**cfg, **options, **({"use_batchnorm": True} if bn else {})}
+
 
 def expected_shapes(cfg: dict, bn: bool) -> dict:
     """The documented parameter shapes of a network built with ``cfg``."""
@@ -101,7 +106,7 @@ def student_model(student, cfg: dict, bn: bool, reg: float, params: dict):
     attributes the provided template code sets, so that the loss is still graded.
     """
     try:
-        model = student.new(OWNER, **cfg, reg=reg, use_batchnorm=bn, dtype=np.float64)
+        model = student.new(OWNER, **network_kwargs(cfg, bn, reg=reg, dtype=np.float64))
     except StudentCodeFailed as init_error:
         try:
             module = student.call_in("importlib", "import_module", "nnl.cnn")
@@ -120,12 +125,11 @@ def set_params(student, model, params: dict) -> None:
     student.method(OWNER, model, "__setattr__", "params", {k: v.copy() for k, v in params.items()})
 
 
-def call_loss(student, ref, model, X, y=None):
-    """``model.loss(X, y)`` with the reference layers substituted; a crash gets an architecture hint."""
-    substitute = {name: getattr(ref, name) for name in LAYERS}
+def call_loss(student, model, X, y=None):
+    """``model.loss(X, y)`` (the layers are the reference's while isolated); a crash gets an architecture hint."""
     args = (X,) if y is None else (X, y)
     try:
-        return student.method(OWNER, model, "loss", *args, substitute=substitute)
+        return student.method(OWNER, model, "loss", *args)
     except StudentCodeFailed as err:
         if "not implemented" in str(err):
             raise
@@ -139,9 +143,9 @@ def scalar(value, what: str) -> float:
     return float(array.reshape(()))
 
 
-def loss_and_grads(student, ref, model, X, y, names) -> tuple[float, dict]:
+def loss_and_grads(student, model, X, y, names) -> tuple[float, dict]:
     """The student's ``loss(X, y)`` as (float, dict of float64 arrays), checking the return structure."""
-    result = call_loss(student, ref, model, X, y)
+    result = call_loss(student, model, X, y)
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         raise GradingFailure(f"{OWNER}.loss(X, y) should return a tuple (loss, grads), got "
                              f"{type(result).__name__}.")
@@ -168,7 +172,7 @@ def case_id(bn: bool) -> str:
                               "fs3-batchnorm-float32"])
 def test_init_param_names_and_shapes(student, cfg_name, bn, dtype):
     cfg = CONFIGS[cfg_name]
-    model = student.new(OWNER, **cfg, weight_scale=1e-2, use_batchnorm=bn, dtype=dtype)
+    model = student.new(OWNER, **network_kwargs(cfg, bn, weight_scale=1e-2, dtype=dtype))
     params = student.attr(OWNER, model, "params")
     what = f"{OWNER}(input_dim={cfg['input_dim']}, num_filters={cfg['num_filters']}, " \
            f"filter_size={cfg['filter_size']}, hidden_dim={cfg['hidden_dim']}, num_classes={cfg['num_classes']}, " \
@@ -207,7 +211,7 @@ def test_init_param_names_and_shapes(student, cfg_name, bn, dtype):
 @pytest.mark.parametrize("weight_scale,bn", [(0.05, False), (0.2, True)], ids=["ws0.05-plain", "ws0.2-batchnorm"])
 def test_init_weights_gaussian_with_weight_scale(student, rng, weight_scale, bn):
     student.call_in("numpy.random", "seed", int(rng.integers(2**31)))  # the student's init is random: seed it
-    model = student.new(OWNER, **STATS_CONFIG, weight_scale=weight_scale, use_batchnorm=bn, dtype=np.float64)
+    model = student.new(OWNER, **network_kwargs(STATS_CONFIG, bn, weight_scale=weight_scale, dtype=np.float64))
     params = student.attr(OWNER, model, "params")
     if not isinstance(params, dict):
         raise GradingFailure(f"{OWNER}.params should be a dict of arrays, got {type(params).__name__}.")
@@ -231,7 +235,7 @@ def test_init_weights_gaussian_with_weight_scale(student, rng, weight_scale, bn)
 @pytest.mark.parametrize("bn", [False, True], ids=case_id)
 def test_init_biases_zero_gammas_one(student, bn):
     cfg = CONFIGS["fs5"]
-    model = student.new(OWNER, **cfg, weight_scale=0.1, use_batchnorm=bn, dtype=np.float64)
+    model = student.new(OWNER, **network_kwargs(cfg, bn, weight_scale=0.1, dtype=np.float64))
     params = student.attr(OWNER, model, "params")
     if not isinstance(params, dict):
         raise GradingFailure(f"{OWNER}.params should be a dict of arrays, got {type(params).__name__}.")
@@ -250,6 +254,7 @@ def test_init_biases_zero_gammas_one(student, bn):
 # ------------------------------------------------------------------------------ scores and loss
 
 @pytest.mark.grades("ThreeLayerConvNet")
+@pytest.mark.isolates(*LAYERS)
 @pytest.mark.parametrize("bn", [False, True], ids=case_id)
 @pytest.mark.parametrize("cfg_name", list(CONFIGS))
 def test_scores_match_reference(student, ref, rng, cfg_name, bn):
@@ -260,11 +265,11 @@ def test_scores_match_reference(student, ref, rng, cfg_name, bn):
     what = f"{OWNER}.loss(X) scores (y=None, filter_size={cfg['filter_size']}, use_batchnorm={bn})"
     if bn:  # one training step sets the running averages that test mode must use
         X_train, y_train = random_batch(rng, cfg)
-        call_loss(student, ref, model, X_train, y_train)
+        call_loss(student, model, X_train, y_train)
         reference.loss(X_train, y_train)
         what += " after one training call"
     X, _ = random_batch(rng, cfg)
-    scores = call_loss(student, ref, model, X)
+    scores = call_loss(student, model, X)
     if isinstance(scores, (tuple, list)):
         raise GradingFailure(f"{what}: got a {type(scores).__name__}; with y=None return the scores array only.")
     expected = reference.loss(X)
@@ -280,6 +285,7 @@ def test_scores_match_reference(student, ref, rng, cfg_name, bn):
 
 
 @pytest.mark.grades("ThreeLayerConvNet")
+@pytest.mark.isolates(*LAYERS)
 @pytest.mark.parametrize("bn", [False, True], ids=case_id)
 @pytest.mark.parametrize("cfg_name", list(CONFIGS))
 def test_loss_matches_reference(student, ref, rng, cfg_name, bn):
@@ -288,7 +294,7 @@ def test_loss_matches_reference(student, ref, rng, cfg_name, bn):
     params = random_params(rng, cfg, bn)
     X, y = random_batch(rng, cfg)
     model = student_model(student, cfg, bn, 0.0, params)
-    loss, _ = loss_and_grads(student, ref, model, X, y, params)
+    loss, _ = loss_and_grads(student, model, X, y, params)
     expected, _ = reference_model(ref, cfg, bn, 0.0, params).loss(X, y)
     check_rel_error(loss, expected, f"{OWNER}.loss(X, y) loss (reg=0, filter_size={cfg['filter_size']}, "
                                     f"use_batchnorm={bn})", tol=1e-6,
@@ -318,6 +324,7 @@ def regularization_hint(loss: float, data_loss: float, reg: float, params: dict)
 
 
 @pytest.mark.grades("ThreeLayerConvNet")
+@pytest.mark.isolates(*LAYERS)
 @pytest.mark.parametrize("cfg_name,bn,reg", [("fs3", False, 0.37), ("fs5", True, 1.3)],
                          ids=["fs3-plain-reg0.37", "fs5-batchnorm-reg1.3"])
 def test_loss_regularization(student, ref, rng, cfg_name, bn, reg):
@@ -325,7 +332,7 @@ def test_loss_regularization(student, ref, rng, cfg_name, bn, reg):
     params = random_params(rng, cfg, bn)
     X, y = random_batch(rng, cfg)
     model = student_model(student, cfg, bn, reg, params)
-    loss, _ = loss_and_grads(student, ref, model, X, y, params)
+    loss, _ = loss_and_grads(student, model, X, y, params)
     expected, _ = reference_model(ref, cfg, bn, reg, params).loss(X, y)
     data_loss, _ = reference_model(ref, cfg, bn, 0.0, params).loss(X, y)
     check_rel_error(loss, expected, f"{OWNER}.loss(X, y) loss with reg={reg} (use_batchnorm={bn})", tol=1e-6,
@@ -367,6 +374,7 @@ def check_gradients(grads: dict, expected: dict, bn: bool, reg: float, params: d
 
 
 @pytest.mark.grades("ThreeLayerConvNet")
+@pytest.mark.isolates(*LAYERS)
 @pytest.mark.parametrize("cfg_name,bn,reg", [("fs3", False, 0.0), ("fs5", False, 0.7),
                                              ("fs3", True, 0.7), ("fs5", True, 0.0)],
                          ids=["fs3-plain-reg0", "fs5-plain-reg0.7", "fs3-batchnorm-reg0.7", "fs5-batchnorm-reg0"])
@@ -375,7 +383,7 @@ def test_gradients_match_reference(student, ref, rng, cfg_name, bn, reg):
     params = random_params(rng, cfg, bn)
     X, y = random_batch(rng, cfg)
     model = student_model(student, cfg, bn, reg, params)
-    _, grads = loss_and_grads(student, ref, model, X, y, params)
+    _, grads = loss_and_grads(student, model, X, y, params)
     _, expected = reference_model(ref, cfg, bn, reg, params).loss(X, y)
     check_gradients(grads, expected, bn, reg, params, "the reference")
 
@@ -424,6 +432,7 @@ def conditioned_case(ref, rng, cfg: dict, bn: bool, reg: float, per_weight: int 
 
 
 @pytest.mark.grades("ThreeLayerConvNet")
+@pytest.mark.isolates(*LAYERS)
 @pytest.mark.parametrize("cfg_name,bn,reg", [("fs3", False, 0.4), ("fs5", True, 0.4)],
                          ids=["fs3-plain-reg0.4", "fs5-batchnorm-reg0.4"])
 def test_gradients_match_numerical(student, ref, rng, cfg_name, bn, reg):
@@ -431,13 +440,13 @@ def test_gradients_match_numerical(student, ref, rng, cfg_name, bn, reg):
     cfg = CONFIGS[cfg_name]
     params, X, y, positions = conditioned_case(ref, rng, cfg, bn, reg)
     model = student_model(student, cfg, bn, reg, params)
-    _, grads = loss_and_grads(student, ref, model, X, y, params)
+    _, grads = loss_and_grads(student, model, X, y, params)
 
     def student_losses(batch, name):
         losses = []
         for (probe,) in batch:
             set_params(student, model, {**params, name: probe})
-            losses.append(loss_and_grads(student, ref, model, X, y, params)[0])
+            losses.append(loss_and_grads(student, model, X, y, params)[0])
         return losses
 
     for name, where in positions.items():

@@ -8,10 +8,11 @@ The pattern of `test_relu.py`, plus three rules of fair isolation:
   the backward pass also gets the cache of a correct forward pass to work with (the documented
   ``(x, w, b, conv_param)`` / ``(x, pool_param)``, or the reference batchnorm's cache), so a
   forward bug never costs the backward tests.
-- The spatial batchnorm wrappers earn their points with the reference ``batchnorm_forward`` /
-  ``batchnorm_backward`` substituted in the worker: a bug in the student's batchnorm costs only
-  batchnorm's own tests (in another file).
-- What the wrappers pass to the substituted batchnorm is recorded here, in the grader, and
+- The spatial batchnorm wrappers are graded on the student's own chain first (whatever helpers
+  it calls); when that fails, again with the reference ``batchnorm_forward`` /
+  ``batchnorm_backward`` in place of the student's (``@pytest.mark.isolates``), so a bug in the
+  student's batchnorm costs only batchnorm's own tests (in another file).
+- What the wrappers pass to the reference batchnorm is recorded (``student.received``) and
   names the mistake in the feedback ("reshape to (N*H*W, C) without moving C last").
 """
 from __future__ import annotations
@@ -19,17 +20,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.grading.checks import (
-    GradingFailure,
-    as_array,
-    check_close,
-    check_shape,
-    matches,
-    name_mistake,
-    numerical_gradient,
-    rel_error,
-    unpack,
-)
+from autograder.grading.backward import student_forward
+from autograder.grading.checks import (GradingFailure, as_array, check_close, check_shape, matches, name_mistake,
+                                       numerical_gradient, rel_error, unpack)
 from autograder.grading.checks import fail as _fail
 from autograder.grading.student import StudentCodeFailed
 
@@ -52,6 +45,9 @@ POOL_CASES = {
     "3x3-s2-overlap": ((2, 2, 7, 9), 3, 3, 2),
     "2x3-s1-overlap": ((1, 3, 5, 6), 2, 3, 1),
     "3x2-s2": ((2, 2, 7, 6), 3, 2, 2),
+    # windows that do not tile the input: the last row (and column) is in no window, H' = 1 + (H - ph) // stride
+    "3x3-s2-untiled": ((2, 2, 8, 8), 3, 3, 2),
+    "2x3-s2-untiled-nonsquare": ((1, 3, 7, 10), 2, 3, 2),
 }
 
 BN_SHAPES = {"2x3x4x5": (2, 3, 4, 5), "3x4x3x2": (3, 4, 3, 2)}
@@ -65,36 +61,6 @@ GRADIENTS = {"conv_backward_naive": ("dx", "dw", "db"),
 
 def _pair(result, name: str, count: int = 2) -> tuple:
     return unpack(result, count, name, f"of {count} values")
-
-
-class _Recorder:
-    """A reference callable substituted in the worker that remembers the arguments it received."""
-
-    def __init__(self, function):
-        self.function = function
-        self.calls: list[tuple] = []
-
-    def __call__(self, *args, **kwargs):
-        self.calls.append(tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args))
-        return self.function(*args, **kwargs)
-
-
-def _student_forward(student, name: str, args: tuple, ref_out: np.ndarray, substitute=None):
-    """Run the student's forward pass for a backward test.
-
-    Returns
-    -------
-    tuple
-        ``(cache, correct)``: the student's cache (``None`` when the forward pass raised or
-        returned something else than ``(out, cache)``) and whether its output equals the reference's.
-    """
-    try:
-        result = student.call(name, *args, substitute=substitute)
-    except StudentCodeFailed:
-        return None, False
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        return None, False
-    return result[1], matches(result[0], ref_out)
 
 
 def _probe_positions(ref_grad: np.ndarray, rng: np.random.Generator, count: int = PROBES) -> list[tuple]:
@@ -160,7 +126,7 @@ def _check_gradient(name: str, grad: str, candidates, ref_grad: np.ndarray, nume
 
 
 def _numeric(student, name: str, args: tuple, index: int, dout, positions, forward_correct: bool,
-             reference, substitute=None) -> tuple:
+             reference) -> tuple:
     """The numerical gradient of ``sum(forward(*args) * dout)`` with respect to ``args[index]``.
 
     The student's own forward pass is differentiated when it is correct on these inputs;
@@ -168,7 +134,7 @@ def _numeric(student, name: str, args: tuple, index: int, dout, positions, forwa
     """
     if forward_correct:
         try:
-            values = numerical_gradient(lambda batch: student.many(name, batch, substitute=substitute),
+            values = numerical_gradient(lambda batch: student.many(name, batch),
                                         list(args), index, dout, positions=positions)
             return positions, np.array([values[p] for p in positions]), f"your {name}"
         except (StudentCodeFailed, GradingFailure):
@@ -249,7 +215,7 @@ def test_conv_backward_gradient(student, ref, rng, case, grad):
     ref_out, ref_cache = ref.conv_forward_naive(x, w, b, conv_param)
     dout = rng.normal(size=ref_out.shape)
     ref_grad = ref.conv_backward_naive(dout, ref_cache)[index]
-    cache, correct = _student_forward(student, "conv_forward_naive", (x, w, b, dict(conv_param)), ref_out)
+    cache, correct = student_forward(student, "conv_forward_naive", (x, w, b, dict(conv_param)), ref_out)
     caches = ([cache] if cache is not None else []) + ([(x, w, b, dict(conv_param))] if not correct else [])
     positions = _probe_positions(ref_grad, rng)
     numeric = _numeric(student, "conv_forward_naive", (x, w, b, conv_param), index, dout, positions, correct,
@@ -292,6 +258,8 @@ def _pool_shape_hint(actual_shape, case) -> str:
         (N, C, 1 + (H - ph), 1 + (W - pw)): "the stride is ignored",
         (N, C, 1 + (H - pw) // stride, 1 + (W - ph) // stride): "pool_height and pool_width are swapped",
         (N, C, H // ph, W // pw): "the windows are assumed not to overlap (H // pool_height)",
+        (N, C, 1 - (ph - H) // stride, 1 - (pw - W) // stride):
+            "the number of windows is rounded up: the last window must fit inside the input (floor division)",
     }
     known = guesses.get(tuple(actual_shape))
     rule = "H' = 1 + (H - pool_height) // stride and W' = 1 + (W - pool_width) // stride"
@@ -366,7 +334,7 @@ def test_max_pool_backward_gradient(student, ref, rng, case):
     ref_out, ref_cache = ref.max_pool_forward_naive(x, pool_param)
     dout = rng.normal(size=ref_out.shape)
     ref_grad = ref.max_pool_backward_naive(dout, ref_cache)
-    cache, correct = _student_forward(student, "max_pool_forward_naive", (x, dict(pool_param)), ref_out)
+    cache, correct = student_forward(student, "max_pool_forward_naive", (x, dict(pool_param)), ref_out)
     caches = ([cache] if cache is not None else []) + ([(x, dict(pool_param))] if not correct else [])
     positions = _probe_positions(ref_grad, rng)
     numeric = _numeric(student, "max_pool_forward_naive", (x, pool_param), 0, dout, positions, correct,
@@ -389,7 +357,7 @@ def test_max_pool_backward_gradient(student, ref, rng, case):
                     "is smaller than the pool, so accumulate (+=).", diagnose)
 
 
-# -- spatial_batchnorm_forward (with the reference batchnorm_forward substituted) -------------
+# -- spatial_batchnorm_forward (isolated from batchnorm_forward) ------------------------------
 
 
 def _bn_inputs(rng, shape):
@@ -407,7 +375,7 @@ def _rows(x):
 
 
 def _wrapper_hint(recorded: list, x: np.ndarray, kind: str) -> str | None:
-    """What the recorded argument of the substituted batchnorm says about the wrapper's reshape."""
+    """What the wrapper passed to the reference batchnorm (while isolated) says about its reshape."""
     if not recorded:
         return None
     rows = recorded[0][0]  # the first call's first argument
@@ -432,20 +400,19 @@ def _back_to_nchw_mistakes(rows_out: np.ndarray, shape) -> dict:
     }
 
 
-def _sbn_forward(student, x, gamma, beta, bn_param, recorder, mutated=False):
-    return student.call("spatial_batchnorm_forward", x, gamma, beta, bn_param,
-                        substitute={"batchnorm_forward": recorder}, mutated=mutated)
+def _sbn_forward(student, x, gamma, beta, bn_param, mutated=False):
+    return student.call("spatial_batchnorm_forward", x, gamma, beta, bn_param, mutated=mutated)
 
 
 @pytest.mark.grades("spatial_batchnorm_forward")
+@pytest.mark.isolates("batchnorm_forward")
 @pytest.mark.parametrize("shape", list(BN_SHAPES))
 def test_spatial_batchnorm_train_channel_statistics(student, ref, rng, shape):
     x, gamma, beta = _bn_inputs(rng, BN_SHAPES[shape])
-    recorder = _Recorder(ref.batchnorm_forward)
-    out = _pair(_sbn_forward(student, x, gamma, beta, {"mode": "train"}, recorder), "spatial_batchnorm_forward")[0]
+    out = _pair(_sbn_forward(student, x, gamma, beta, {"mode": "train"}), "spatial_batchnorm_forward")[0]
     what = f"spatial_batchnorm_forward, train mode, x {BN_SHAPES[shape]}"
     out = check_shape(out, x.shape, f"{what}: output", "the output has the input's shape (N, C, H, W).")
-    hint = _wrapper_hint(recorder.calls, x, "x") or \
+    hint = _wrapper_hint(student.received("batchnorm_forward"), x, "x") or \
         "each channel c is one batchnorm feature, normalized over the axes (0, 2, 3)."
     check_close(out.mean(axis=(0, 2, 3)), beta, f"{what}: per-channel means of the output (should be beta)",
                 atol=1e-7, hint=hint)
@@ -454,32 +421,32 @@ def test_spatial_batchnorm_train_channel_statistics(student, ref, rng, shape):
 
 
 @pytest.mark.grades("spatial_batchnorm_forward")
+@pytest.mark.isolates("batchnorm_forward")
 @pytest.mark.parametrize("shape", list(BN_SHAPES))
 def test_spatial_batchnorm_train_matches_reference(student, ref, rng, shape):
     x, gamma, beta = _bn_inputs(rng, BN_SHAPES[shape])
-    recorder = _Recorder(ref.batchnorm_forward)
-    out = _pair(_sbn_forward(student, x, gamma, beta, {"mode": "train"}, recorder), "spatial_batchnorm_forward")[0]
+    out = _pair(_sbn_forward(student, x, gamma, beta, {"mode": "train"}), "spatial_batchnorm_forward")[0]
     expected = ref.spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})[0]
     what = f"spatial_batchnorm_forward output, train mode, x {BN_SHAPES[shape]}"
     out = check_shape(out, x.shape, what, "the output has the input's shape (N, C, H, W).")
     rows_out = ref.batchnorm_forward(_rows(x), gamma, beta, {"mode": "train"})[0]
-    hint = _wrapper_hint(recorder.calls, x, "x") or name_mistake(
+    hint = _wrapper_hint(student.received("batchnorm_forward"), x, "x") or name_mistake(
         out, _back_to_nchw_mistakes(rows_out, x.shape),
         "move C last (N, H, W, C), reshape to (N*H*W, C), batchnorm, then undo both steps in reverse order.")
     check_close(out, expected, what, hint=hint)
 
 
 @pytest.mark.grades("spatial_batchnorm_forward")
+@pytest.mark.isolates("batchnorm_forward")
 @pytest.mark.parametrize("key, momentum", [("running_mean", None), ("running_var", 0.7)], ids=["mean", "var"])
 def test_spatial_batchnorm_running_averages(student, ref, rng, key, momentum):
     shape = (2, 3, 3, 4)
     gamma, beta = rng.uniform(0.5, 2.0, size=3), rng.normal(size=3)
     student_param = {"mode": "train"} if momentum is None else {"mode": "train", "momentum": momentum}
     ref_param = dict(student_param)
-    recorder = _Recorder(ref.batchnorm_forward)
     batches = [rng.normal(size=shape) * 2.0 + rng.uniform(-3, 3, size=(1, 3, 1, 1)) for _ in range(3)]
     for x in batches:
-        result, (args_after, _) = _sbn_forward(student, x, gamma, beta, student_param, recorder, mutated=True)
+        result, (args_after, _) = _sbn_forward(student, x, gamma, beta, student_param, mutated=True)
         student_param = args_after[3] if isinstance(args_after[3], dict) else {}
         ref.spatial_batchnorm_forward(x, gamma, beta, ref_param)
     what = f"spatial_batchnorm_forward: bn_param['{key}'] after 3 train-mode calls" + \
@@ -487,24 +454,24 @@ def test_spatial_batchnorm_running_averages(student, ref, rng, key, momentum):
     if key not in student_param:
         _fail(what, "missing from bn_param.", "pass bn_param itself to batchnorm_forward (not a copy): it stores "
               "the running averages there.")
-    hint = _wrapper_hint(recorder.calls, batches[0], "x") or \
+    hint = _wrapper_hint(student.received("batchnorm_forward"), batches[0], "x") or \
         "pass bn_param itself to batchnorm_forward, which updates it."
     check_close(student_param[key], ref_param[key], what, hint=hint)
 
 
 @pytest.mark.grades("spatial_batchnorm_forward")
+@pytest.mark.isolates("batchnorm_forward")
 @pytest.mark.parametrize("shape", list(BN_SHAPES))
 def test_spatial_batchnorm_test_mode_uses_running_averages(student, ref, rng, shape):
     x, gamma, beta = _bn_inputs(rng, BN_SHAPES[shape])
     C = x.shape[1]
     bn_param = {"mode": "test", "running_mean": rng.normal(size=C), "running_var": rng.uniform(0.5, 3.0, size=C)}
-    recorder = _Recorder(ref.batchnorm_forward)
-    out = _pair(_sbn_forward(student, x, gamma, beta, dict(bn_param), recorder), "spatial_batchnorm_forward")[0]
+    out = _pair(_sbn_forward(student, x, gamma, beta, dict(bn_param)), "spatial_batchnorm_forward")[0]
     expected = ref.spatial_batchnorm_forward(x, gamma, beta, dict(bn_param))[0]
     what = f"spatial_batchnorm_forward output, test mode, x {BN_SHAPES[shape]}"
     out = check_shape(out, x.shape, what, "the output has the input's shape (N, C, H, W).")
     rows_out = ref.batchnorm_forward(_rows(x), gamma, beta, dict(bn_param))[0]
-    hint = _wrapper_hint(recorder.calls, x, "x") or name_mistake(out, {
+    hint = _wrapper_hint(student.received("batchnorm_forward"), x, "x") or name_mistake(out, {
         **_back_to_nchw_mistakes(rows_out, x.shape),
         "the train-mode output: pass bn_param (with mode 'test') on to batchnorm_forward":
             lambda: ref.spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})[0],
@@ -512,10 +479,11 @@ def test_spatial_batchnorm_test_mode_uses_running_averages(student, ref, rng, sh
     check_close(out, expected, what, hint=hint)
 
 
-# -- spatial_batchnorm_backward (with the reference batchnorm substituted) ------------------
+# -- spatial_batchnorm_backward (isolated from batchnorm) -------------------------------------
 
 
 @pytest.mark.grades("spatial_batchnorm_backward")
+@pytest.mark.isolates("batchnorm_forward", "batchnorm_backward")
 @pytest.mark.parametrize("grad", GRADIENTS["spatial_batchnorm_backward"])
 @pytest.mark.parametrize("shape", list(BN_SHAPES))
 def test_spatial_batchnorm_backward_gradient(student, ref, rng, shape, grad):
@@ -524,27 +492,25 @@ def test_spatial_batchnorm_backward_gradient(student, ref, rng, shape, grad):
     index = GRADIENTS["spatial_batchnorm_backward"].index(grad)
     ref_out, ref_cache = ref.spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})
     ref_grad = ref.spatial_batchnorm_backward(dout, ref_cache)[index]
-    forward_sub = {"batchnorm_forward": ref.batchnorm_forward}
-    cache, correct = _student_forward(student, "spatial_batchnorm_forward", (x, gamma, beta, {"mode": "train"}),
-                                      ref_out, substitute=forward_sub)
+    cache, correct = student_forward(student, "spatial_batchnorm_forward", (x, gamma, beta, {"mode": "train"}),
+                                      ref_out)
     # The reference batchnorm's cache of a correct forward pass: what a wrapper passes through.
     fallback = ref.batchnorm_forward(_rows(x), gamma, beta, {"mode": "train"})[1]
     caches = ([cache] if cache is not None and correct else []) + ([fallback] if not correct else [])
     positions = _probe_positions(ref_grad, rng)
     numeric = _numeric(student, "spatial_batchnorm_forward", (x, gamma, beta, {"mode": "train"}), index, dout,
-                       positions, correct, ref.spatial_batchnorm_forward, substitute=forward_sub)
-    recorder = _Recorder(ref.batchnorm_backward)
+                       positions, correct, ref.spatial_batchnorm_forward)
 
     def backward(c):
-        return lambda: _pair(student.call("spatial_batchnorm_backward", dout, c,
-                                          substitute={"batchnorm_backward": recorder}),
+        return lambda: _pair(student.call("spatial_batchnorm_backward", dout, c),
                              "spatial_batchnorm_backward", 3)[index]
 
     def diagnose(actual):
+        passed = student.received("batchnorm_backward")
         if grad != "dx":
-            return _wrapper_hint(recorder.calls, dout, "dout")
+            return _wrapper_hint(passed, dout, "dout")
         rows_dx = ref.batchnorm_backward(_rows(dout), fallback)[0]
-        return _wrapper_hint(recorder.calls, dout, "dout") or name_mistake(
+        return _wrapper_hint(passed, dout, "dout") or name_mistake(
             actual, _back_to_nchw_mistakes(rows_dx, x.shape), None)
 
     _check_gradient("spatial_batchnorm_backward", grad, [backward(c) for c in caches], ref_grad, numeric,

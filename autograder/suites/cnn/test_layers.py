@@ -8,33 +8,28 @@ reference from ``ref``, checks whose messages teach.
 Backward passes are checked twice: against the numerical gradient of the
 student's own forward, and against the reference backward on the same
 inputs. When the student's forward gives other outputs than the reference
-on the test's inputs, the numerical gradient is taken of the reference
-forward instead, so that a forward bug costs the forward's points only.
-Caches are opaque: they only go back to the student's backward.
+on the test's inputs (or fails in any way), the numerical gradient is taken
+of the reference forward instead, and the backward is also given the
+documented cache (or the reference's), so that a forward bug costs the
+forward's points only (`autograder.grading.backward`). Caches are opaque:
+they only go back to the student's backward.
 """
 import numpy as np
 import pytest
 
-from autograder.grading.checks import (
-    GradingFailure,
-    as_array,
-    check_close,
-    check_shape,
-    matches,
-    name_mistake,
-    numerical_gradient,
-    unpack,
-)
+from autograder.grading.backward import backward_caches, first_passing
+from autograder.grading.checks import (GradingFailure, as_array, check_close, check_shape, matches, name_mistake,
+                                       numerical_gradient, unpack)
 
 # ------------------------------------------------------------------ helpers
 
-def _gradient_of(student, name, ref_function, args, student_out, output=0):
+def _gradient_of(student, name, ref_function, forward_correct, output=0):
     """``evaluate`` for `numerical_gradient`, and what it differentiates (for feedback).
 
-    The student's own ``name`` when its output on ``args`` equals the reference's,
+    The student's own ``name`` when its output on the test's inputs equals the reference's,
     otherwise the reference function (the forward's bug is graded by the forward's tests).
     """
-    if matches(student_out, ref_function(*args)[output]):
+    if forward_correct:
         return (lambda batch: student.many(name, batch, output=output)), f"the numerical gradient of your {name}"
     return ((lambda batch: [ref_function(*a)[output] for a in batch]),
             f"the numerical gradient of the reference {name} (yours gives other outputs on these inputs)")
@@ -92,17 +87,22 @@ def test_affine_forward_matches_reference(student, ref, rng, x_shape, m):
 def test_affine_backward_matches_numerical_gradient(student, ref, rng, x_shape, m):
     x, w, b = _affine_inputs(rng, x_shape, m)
     dout = rng.normal(size=(x_shape[0], m))
-    out, cache = _pair(student.call("affine_forward", x, w, b), "affine_forward")
-    grads = _triple(student.call("affine_backward", dout, cache), "affine_backward")
-    evaluate, source = _gradient_of(student, "affine_forward", ref.affine_forward, (x, w, b), out)
-    scale = float(np.sum(np.abs(ref.affine_forward(x, w, b)[0] * dout)))
-    for index, name, hint in [(0, "dx", "dx = dout @ w.T, reshaped back to x's shape."),
-                              (1, "dw", "dw = x_rows.T @ dout with x_rows = x.reshape(N, -1)."),
-                              (2, "db", "db sums dout over the batch axis (axis=0).")]:
-        # affine is linear in each input: a large step is exact and keeps rounding noise low
-        _check_numerical(grads[index], evaluate, [x, w, b], index, dout,
-                         f"affine_backward {name} for x of shape {x_shape} (vs. {source})", h=1e-2, scale=scale,
-                         hint=hint)
+    ref_out = ref.affine_forward(x, w, b)[0]
+    caches, correct = backward_caches(student, "affine_forward", (x, w, b), ref_out, documented=(x, w, b))
+    evaluate, source = _gradient_of(student, "affine_forward", ref.affine_forward, correct)
+    scale = float(np.sum(np.abs(ref_out * dout)))
+
+    def check(cache):
+        grads = _triple(student.call("affine_backward", dout, cache), "affine_backward")
+        for index, name, hint in [(0, "dx", "dx = dout @ w.T, reshaped back to x's shape."),
+                                  (1, "dw", "dw = x_rows.T @ dout with x_rows = x.reshape(N, -1)."),
+                                  (2, "db", "db sums dout over the batch axis (axis=0).")]:
+            # affine is linear in each input: a large step is exact and keeps rounding noise low
+            _check_numerical(grads[index], evaluate, [x, w, b], index, dout,
+                             f"affine_backward {name} for x of shape {x_shape} (vs. {source})", h=1e-2,
+                             scale=scale, hint=hint)
+
+    first_passing(caches, check)
 
 
 @pytest.mark.grades("affine_backward")
@@ -110,14 +110,19 @@ def test_affine_backward_matches_numerical_gradient(student, ref, rng, x_shape, 
 def test_affine_backward_matches_reference(student, ref, rng, x_shape, m):
     x, w, b = _affine_inputs(rng, x_shape, m)
     dout = rng.normal(size=(x_shape[0], m))
-    _, cache = _pair(student.call("affine_forward", x, w, b), "affine_forward")
-    grads = _triple(student.call("affine_backward", dout, cache), "affine_backward")
+    caches, _ = backward_caches(student, "affine_forward", (x, w, b), ref.affine_forward(x, w, b)[0],
+                                documented=(x, w, b))
     expected = ref.affine_backward(dout, (x, w, b))
     shape_hint = "dx has x's shape (N, d_1, ..., d_k): reshape dout @ w.T back with .reshape(x.shape)."
-    for name, actual, want, hint in [("dx", grads[0], expected[0], shape_hint),
-                                     ("dw", grads[1], expected[1], "dw = x.reshape(N, -1).T @ dout, shape (D, M)."),
-                                     ("db", grads[2], expected[2], "db = np.sum(dout, axis=0), shape (M,).")]:
-        check_close(actual, want, f"affine_backward {name} for x of shape {x_shape}", hint=hint)
+
+    def check(cache):
+        grads = _triple(student.call("affine_backward", dout, cache), "affine_backward")
+        for name, actual, want, hint in [("dx", grads[0], expected[0], shape_hint),
+                                         ("dw", grads[1], expected[1], "dw = x.reshape(N, -1).T @ dout, shape (D, M)."),
+                                         ("db", grads[2], expected[2], "db = np.sum(dout, axis=0), shape (M,).")]:
+            check_close(actual, want, f"affine_backward {name} for x of shape {x_shape}", hint=hint)
+
+    first_passing(caches, check)
 
 
 # ------------------------------------------------------------------ batch normalization
@@ -231,16 +236,22 @@ def test_batchnorm_backward_matches_numerical_gradient(student, ref, rng, n, d):
     x, gamma, beta = _bn_inputs(rng, n, d)
     dout = rng.normal(size=(n, d))
     bn_param = {"mode": "train"}
-    out, cache = _pair(student.call("batchnorm_forward", x, gamma, beta, bn_param), "batchnorm_forward")
-    grads = _triple(student.call("batchnorm_backward", dout, cache), "batchnorm_backward")
-    evaluate, source = _gradient_of(student, "batchnorm_forward", ref.batchnorm_forward, (x, gamma, beta, bn_param),
-                                    out)
-    scale = float(np.sum(np.abs(ref.batchnorm_forward(x, gamma, beta, dict(bn_param))[0] * dout)))
-    for index, name, hint in [(0, "dx", BN_BACKWARD_HINT),
-                              (1, "dgamma", "dgamma = sum over the batch of dout * x_hat."),
-                              (2, "dbeta", "dbeta = np.sum(dout, axis=0).")]:
-        _check_numerical(grads[index], evaluate, [x, gamma, beta, bn_param], index, dout,
-                         f"batchnorm_backward {name}, N={n} D={d} (vs. {source})", h=1e-5, scale=scale, hint=hint)
+    ref_out, ref_cache = ref.batchnorm_forward(x, gamma, beta, dict(bn_param))
+    caches, correct = backward_caches(student, "batchnorm_forward", (x, gamma, beta, bn_param), ref_out,
+                                      documented=ref_cache)
+    evaluate, source = _gradient_of(student, "batchnorm_forward", ref.batchnorm_forward, correct)
+    scale = float(np.sum(np.abs(ref_out * dout)))
+
+    def check(cache):
+        grads = _triple(student.call("batchnorm_backward", dout, cache), "batchnorm_backward")
+        for index, name, hint in [(0, "dx", BN_BACKWARD_HINT),
+                                  (1, "dgamma", "dgamma = sum over the batch of dout * x_hat."),
+                                  (2, "dbeta", "dbeta = np.sum(dout, axis=0).")]:
+            _check_numerical(grads[index], evaluate, [x, gamma, beta, bn_param], index, dout,
+                             f"batchnorm_backward {name}, N={n} D={d} (vs. {source})", h=1e-5, scale=scale,
+                             hint=hint)
+
+    first_passing(caches, check)
 
 
 @pytest.mark.grades("batchnorm_backward")
@@ -249,19 +260,23 @@ def test_batchnorm_backward_matches_numerical_gradient(student, ref, rng, n, d):
 def test_batchnorm_backward_matches_reference(student, ref, rng, n, d, eps):
     x, gamma, beta = _bn_inputs(rng, n, d)
     dout = rng.normal(size=(n, d))
-    _, cache = _pair(student.call("batchnorm_forward", x, gamma, beta, {"mode": "train", "eps": eps}),
-                     "batchnorm_forward")
-    grads = _triple(student.call("batchnorm_backward", dout, cache), "batchnorm_backward")
-    _, ref_cache = ref.batchnorm_forward(x, gamma, beta, {"mode": "train", "eps": eps})
+    ref_out, ref_cache = ref.batchnorm_forward(x, gamma, beta, {"mode": "train", "eps": eps})
+    caches, _ = backward_caches(student, "batchnorm_forward", (x, gamma, beta, {"mode": "train", "eps": eps}),
+                                ref_out, documented=ref_cache)
     expected = ref.batchnorm_backward(dout, ref_cache)
-    dx_hint = name_mistake(grads[0], {"dout * gamma / sqrt(var + eps), without the paths through mean and var":
-                               dout * gamma / np.sqrt(x.var(axis=0) + eps)}, BN_BACKWARD_HINT)
-    for name, actual, want, hint in [("dx", grads[0], expected[0], dx_hint),
-                                     ("dgamma", grads[1], expected[1],
-                                      name_mistake(grads[1], {"sum of dout * x, not dout * x_hat": np.sum(dout * x, axis=0)},
-                                            "dgamma = np.sum(dout * x_hat, axis=0).")),
-                                     ("dbeta", grads[2], expected[2], "dbeta = np.sum(dout, axis=0).")]:
-        check_close(actual, want, f"batchnorm_backward {name}, N={n} D={d}, eps {eps}", atol=1e-7, hint=hint)
+
+    def check(cache):
+        grads = _triple(student.call("batchnorm_backward", dout, cache), "batchnorm_backward")
+        dx_hint = name_mistake(grads[0], {"dout * gamma / sqrt(var + eps), without the paths through mean and var":
+                                          dout * gamma / np.sqrt(x.var(axis=0) + eps)}, BN_BACKWARD_HINT)
+        dgamma_hint = name_mistake(grads[1], {"sum of dout * x, not dout * x_hat": np.sum(dout * x, axis=0)},
+                                   "dgamma = np.sum(dout * x_hat, axis=0).")
+        for name, actual, want, hint in [("dx", grads[0], expected[0], dx_hint),
+                                         ("dgamma", grads[1], expected[1], dgamma_hint),
+                                         ("dbeta", grads[2], expected[2], "dbeta = np.sum(dout, axis=0).")]:
+            check_close(actual, want, f"batchnorm_backward {name}, N={n} D={d}, eps {eps}", atol=1e-7, hint=hint)
+
+    first_passing(caches, check)
 
 
 # ------------------------------------------------------------------ dropout
@@ -270,23 +285,28 @@ DROP_PS = [0.2, 0.6, 0.75]  # p = 0.5 could not tell dropping from keeping
 DROP_SHAPES = [(400, 50), (20, 5, 10, 20)]
 
 
-def _dropout_train(student, rng, p, shape):
-    """x away from 0, the student's train-mode output on it (seeded) and the parameters used."""
+def _dropout_inputs(rng, p, shape):
+    """x away from 0 and train-mode parameters with a seed."""
     x = rng.uniform(1.0, 2.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)
-    param = {"p": p, "mode": "train", "seed": int(rng.integers(1 << 30))}
-    out, cache = _pair(student.call("dropout_forward", x, param), "dropout_forward")
+    return x, {"p": p, "mode": "train", "seed": int(rng.integers(1 << 30))}
+
+
+def _dropout_train(student, x, param):
+    """The student's train-mode ``(out, cache)`` on ``x``, the output checked for its shape."""
+    out, cache = _pair(student.call("dropout_forward", x, dict(param)), "dropout_forward")
     out = as_array(out, "dropout_forward output")
     if out.shape != x.shape:
         raise GradingFailure(f"dropout_forward (train) output: shape {out.shape}, expected {x.shape}. "
                              "Hint: draw the mask with the shape of x: np.random.rand(*x.shape).")
-    return x, out, cache, param
+    return out, cache
 
 
 @pytest.mark.grades("dropout_forward")
 @pytest.mark.parametrize("shape", DROP_SHAPES, ids=["2d", "4d"])
 @pytest.mark.parametrize("p", DROP_PS, ids=lambda p: f"p{p}")
 def test_dropout_forward_drop_rate_is_p(student, rng, p, shape):
-    x, out, _, _ = _dropout_train(student, rng, p, shape)
+    x, param = _dropout_inputs(rng, p, shape)
+    out, _ = _dropout_train(student, x, param)
     rate = float(np.mean(out == 0))
     tol = 6 * np.sqrt(p * (1 - p) / x.size)
     if abs(rate - p) > tol:
@@ -299,7 +319,8 @@ def test_dropout_forward_drop_rate_is_p(student, rng, p, shape):
 @pytest.mark.grades("dropout_forward")
 @pytest.mark.parametrize("p", DROP_PS, ids=lambda p: f"p{p}")
 def test_dropout_forward_scales_kept_units(student, rng, p):
-    x, out, _, _ = _dropout_train(student, rng, p, DROP_SHAPES[0])
+    x, param = _dropout_inputs(rng, p, DROP_SHAPES[0])
+    out, _ = _dropout_train(student, x, param)
     kept = out != 0
     if not kept.any():
         raise GradingFailure(f"dropout_forward (train, p={p}): every output is 0.")
@@ -313,7 +334,8 @@ def test_dropout_forward_scales_kept_units(student, rng, p):
 @pytest.mark.grades("dropout_forward")
 @pytest.mark.parametrize("p", DROP_PS, ids=lambda p: f"p{p}")
 def test_dropout_forward_preserves_mean(student, rng, p):
-    x, out, _, _ = _dropout_train(student, rng, p, DROP_SHAPES[0])
+    x, param = _dropout_inputs(rng, p, DROP_SHAPES[0])
+    out, _ = _dropout_train(student, x, param)
     x = np.abs(x)  # a positive input, so that the mean is far from 0
     out = np.abs(out)
     sigma = np.sqrt(np.sum(x ** 2) * p / (1 - p)) / x.size
@@ -335,7 +357,8 @@ def test_dropout_forward_test_mode_is_identity(student, rng, p):
 @pytest.mark.grades("dropout_forward")
 def test_dropout_forward_same_seed_same_output(student, rng):
     p, shape = 0.4, (30, 20)
-    x, first, _, param = _dropout_train(student, rng, p, shape)
+    x, param = _dropout_inputs(rng, p, shape)
+    first, _ = _dropout_train(student, x, param)
     second, _ = _pair(student.call("dropout_forward", x, dict(param)), "dropout_forward")
     check_close(second, first, f"dropout_forward (train, p={p}) called twice with the same seed",
                 rtol=0, atol=0, hint="draw the mask after seeding with dropout_param['seed'] (the template does "
@@ -345,16 +368,24 @@ def test_dropout_forward_same_seed_same_output(student, rng):
 @pytest.mark.grades("dropout_backward")
 @pytest.mark.parametrize("shape", [(10, 12), (3, 4, 5, 6)], ids=["2d", "4d"])
 @pytest.mark.parametrize("p", [0.3, 0.6], ids=lambda p: f"p{p}")
-def test_dropout_backward_uses_own_mask(student, rng, p, shape):
-    x, out, cache, _ = _dropout_train(student, rng, p, shape)
+def test_dropout_backward_uses_own_mask(student, ref, rng, p, shape):
+    x, param = _dropout_inputs(rng, p, shape)
     dout = rng.normal(size=shape)
-    dx = student.call("dropout_backward", dout, cache)
-    expected = dout * out / x  # x is never 0: the gradient of your own forward
-    hint = name_mistake(dx, {"dout where the unit was kept, without the 1 / (1 - p) scale":
-                      dout * (out != 0)},
-                 "dx = dout * mask, with the mask (scale included) that dropout_forward used.")
-    check_close(dx, expected, f"dropout_backward (train, p={p}) dx vs. dout * out / x of your dropout_forward",
-                hint=hint)
+    try:  # x is never 0: dout * out / x is the gradient of the student's own forward, whatever its RNG
+        out, cache = _dropout_train(student, x, param)
+        cases = [(cache, dout * out / x, "dout * out / x of your dropout_forward")]
+    except AssertionError:  # the forward failed: the documented cache (dropout_param, mask) of a correct one
+        _, (_, mask) = ref.dropout_forward(x, dict(param))
+        cases = [((dict(param), mask), dout * mask, "dout * mask for a correct dropout_forward's cache")]
+
+    def check(case):
+        cache, expected, source = case
+        dx = student.call("dropout_backward", dout, cache)
+        hint = name_mistake(dx, {"dout where the unit was kept, without the 1 / (1 - p) scale": dout * (expected != 0)},
+                            "dx = dout * mask, with the mask (scale included) that dropout_forward used.")
+        check_close(dx, expected, f"dropout_backward (train, p={p}) dx vs. {source}", hint=hint)
+
+    first_passing(cases, check)
 
 
 @pytest.mark.grades("dropout_backward")
@@ -362,11 +393,16 @@ def test_dropout_backward_uses_own_mask(student, rng, p, shape):
 def test_dropout_backward_test_mode_is_identity(student, rng, p):
     x = rng.normal(size=(7, 9))
     dout = rng.normal(size=(7, 9))
-    _, cache = _pair(student.call("dropout_forward", x, {"p": p, "mode": "test"}), "dropout_forward")
-    dx = student.call("dropout_backward", dout, cache)
-    hint = name_mistake(dx, {"dout scaled by (1 - p)": dout * (1 - p), "dout divided by (1 - p)": dout / (1 - p)},
-                 "test-mode dropout is the identity, so dx = dout.")
-    check_close(dx, dout, f"dropout_backward (test mode, p={p}) dx", rtol=1e-12, atol=0, hint=hint)
+    caches, _ = backward_caches(student, "dropout_forward", (x, {"p": p, "mode": "test"}), x,
+                                documented=({"p": p, "mode": "test"}, None))
+
+    def check(cache):
+        dx = student.call("dropout_backward", dout, cache)
+        hint = name_mistake(dx, {"dout scaled by (1 - p)": dout * (1 - p), "dout divided by (1 - p)": dout / (1 - p)},
+                            "test-mode dropout is the identity, so dx = dout.")
+        check_close(dx, dout, f"dropout_backward (test mode, p={p}) dx", rtol=1e-12, atol=0, hint=hint)
+
+    first_passing(caches, check)
 
 
 # ------------------------------------------------------------------ losses
@@ -405,7 +441,7 @@ def test_svm_loss_value_matches_reference(student, ref, rng, n, c):
 def test_svm_loss_gradient_matches_numerical_gradient(student, ref, rng, n, c):
     x, y = _svm_inputs(rng, n, c)
     loss, dx = _pair(student.call("svm_loss", x, y), "svm_loss")
-    evaluate, source = _gradient_of(student, "svm_loss", ref.svm_loss, (x, y), loss)
+    evaluate, source = _gradient_of(student, "svm_loss", ref.svm_loss, matches(loss, ref.svm_loss(x, y)[0]))
     # piecewise linear, and every margin is >= 1e-2 from its kink: a step of 1e-3 stays on one piece
     _check_numerical(dx, evaluate, [x, y], 0, np.array(1.0), f"svm_loss dx, N={n} C={c} (vs. {source})", h=1e-3,
                      scale=abs(ref.svm_loss(x, y)[0]),
@@ -448,7 +484,8 @@ def test_softmax_loss_value_matches_reference(student, ref, rng, kind):
 def test_softmax_loss_gradient_matches_numerical_gradient(student, ref, rng, n, c):
     x, y = rng.normal(size=(n, c)), rng.integers(c, size=n)
     loss, dx = _pair(student.call("softmax_loss", x, y), "softmax_loss")
-    evaluate, source = _gradient_of(student, "softmax_loss", ref.softmax_loss, (x, y), loss)
+    evaluate, source = _gradient_of(student, "softmax_loss", ref.softmax_loss,
+                                    matches(loss, ref.softmax_loss(x, y)[0]))
     _check_numerical(dx, evaluate, [x, y], 0, np.array(1.0), f"softmax_loss dx, N={n} C={c} (vs. {source})",
                      h=1e-5, scale=abs(ref.softmax_loss(x, y)[0]),
                      hint="dx = (softmax probabilities - one_hot(y)) / N.")
