@@ -93,7 +93,7 @@ def timed(cmd: list[str]) -> float:
 
 
 def grade_all(root: Path, out: Path, *extra: str) -> float:
-    return timed([sys.executable, "-m", "autograder", "grade-all", str(root), "--out", str(out), "--no-progress",
+    return timed([sys.executable, "-m", "autograder", "grade-all", str(root), "--assignment", "cnn", "--out", str(out), "--no-progress",
                   *extra])
 
 

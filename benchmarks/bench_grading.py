@@ -41,7 +41,8 @@ from submissions import RELEASE, SOLVED, solved_with  # noqa: E402
 def grade_once(submission: Path, out: Path) -> tuple[float, float, float]:
     """(wall seconds, reported execution_time, score) of one grading."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "autograder", "grade", str(submission), "--json", str(out)],
+    subprocess.run([sys.executable, "-m", "autograder", "grade", str(submission), "--assignment", "cnn",
+                    "--json", str(out)],
                    cwd=REPO, check=True, capture_output=True)
     wall = time.perf_counter() - start
     report = json.loads(out.read_text())

@@ -92,7 +92,7 @@ def main(argv=None) -> int:
 
         def grade_each():
             for student, folder in folders.items():
-                subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder), "--json",
+                subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder), "--assignment", "cnn", "--json",
                                 str(tmp / f"{student}.json")], cwd=REPO, check=True, capture_output=True)
         rows.append(("python -m autograder grade, one by one", timed(grade_each)))
 

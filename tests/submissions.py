@@ -48,7 +48,8 @@ def solved_with(dest: Path, replacements: dict[str, dict[str, str]]) -> Path:
 
 def grade_json(submission: Path, out: Path, *extra: str) -> dict:
     """Run the real grading command on ``submission`` and return the parsed results."""
-    result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submission), "--json", str(out),
+    result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submission), "--assignment", "cnn",
+                             "--json", str(out),
                              *extra], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, f"grading failed ({result.returncode}): {result.stderr[-3000:]}"
     return json.loads(out.read_text())

@@ -355,7 +355,8 @@ def real_class(tmp_path_factory) -> Path:
     started, running = time.monotonic(), {}
     for student, folder in folders.items():
         running[student] = subprocess.Popen(
-            [sys.executable, "-m", "autograder", "grade", str(folder), "--json", str(results / f"{student}.json")],
+            [sys.executable, "-m", "autograder", "grade", str(folder), "--assignment", "cnn", "--json",
+             str(results / f"{student}.json")],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for student, proc in running.items():
         _, stderr = proc.communicate(timeout=600)

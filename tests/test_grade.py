@@ -15,7 +15,8 @@ SEED_CODE = REPO / "examples" / "seed_submission"
 
 
 def run_grade(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", "grade", *args], cwd=REPO,
+    named = () if "--assignment" in args or "--help" in args else ("--assignment", "cnn")
+    return subprocess.run([sys.executable, "-m", "autograder", "grade", *args, *named], cwd=REPO,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -87,7 +88,8 @@ def test_a_failing_bubblewrap_is_a_grader_failure_not_a_weaker_grading(tmp_path)
     out = tmp_path / "results.json"
     env = {k: v for k, v in os.environ.items() if k not in ("GRADER_SANDBOX_ALLOW_FALLBACK", "CNN_SANDBOX_ALLOW_FALLBACK")}
     env["PATH"] = f"{fake.parent}{os.pathsep}{env['PATH']}"
-    result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(SOLVED), "--json", str(out)],
+    result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(SOLVED), "--assignment", "cnn",
+                             "--json", str(out)],
                             cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "bubblewrap failed to start" in result.stderr and "GRADER_SANDBOX_ALLOW_FALLBACK=1" in result.stderr

@@ -17,11 +17,13 @@ from pathlib import Path
 import pytest
 
 from autograder.grading import pytest_plugin
+from autograder.grading.mutations import catalogue_files
 from autograder.grading.results import GradingResults
 from autograder.course import source_folder
 from autograder.paths import SUITES
 
 AUTOLOAD_OFF = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+SUITE_INI = Path(__file__).with_name("suite.ini")  # every hidden suite runs with this pytest configuration
 
 
 class GradingError(RuntimeError):
@@ -99,12 +101,12 @@ def grade(submission: Path, assignment: str, *, use_bwrap: bool = True,
         raise GradingError(f"no submission folder at {submission}")
     folder = suite_folder(assignment)
     targets = [str(folder / name) for name in only] if only else [str(folder)]
-    args = [*targets, "-c", str(folder / "pytest.ini"), "--rootdir", str(folder),
+    args = [*targets, "-c", str(SUITE_INI), "--rootdir", str(folder),
             "--submission", str(submission), "--rubric", str(rubric or folder / "rubric.toml"),
             "--grading-seed", str(seed), "--reference", str(source_folder(assignment)),
             "--tb=no", "-q", "-p", "no:cacheprovider"]
-    if (folder / "mutations.py").is_file():
-        args += ["--catalogue", str(folder / "mutations.py")]
+    if catalogue_files(folder):
+        args += ["--catalogue", str(folder)]
     if not use_bwrap:
         args.append("--no-bwrap")
     collector = pytest_plugin.ResultCollector()

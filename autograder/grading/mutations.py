@@ -3,7 +3,8 @@
 A `Mutation` names one realistic mistake in one graded function as text
 edits of the reference source (``"axis=(1, 2, 3)) + b"`` -> ``"axis=(1, 2, 3))"``:
 "forgot the bias"). The catalogue of an assignment lives beside its hidden
-suite (``suites/<assignment>/mutations.py``, a list ``MUTATIONS``). It proves
+suite (``suites/<assignment>/mutations.py`` and ``mutations_*.py``, each a list
+``MUTATIONS``). It proves
 that every hidden test can fail (``validate``), and its ``mistake`` texts are
 what the feedback names when a student's outputs match a mutant's.
 """
@@ -81,14 +82,30 @@ def write_mutant(solved: Path, mutation: Mutation, dest: Path) -> Path:
     return dest
 
 
+def catalogue_files(suite: Path) -> list[Path]:
+    """The catalogue files of a suite: ``mutations.py`` and ``mutations_*.py`` (a shared module's
+    mistakes, e.g. a link to the assignment that introduced that module), sorted."""
+    return sorted(p for p in Path(suite).glob("mutations*.py") if p.is_file())
+
+
 def load_catalogue(suite: Path) -> list[Mutation]:
-    """The ``MUTATIONS`` of ``suite/mutations.py``, checked for unique names."""
-    spec = importlib.util.spec_from_file_location(f"_mutations_{suite.name}", suite / "mutations.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    mutations = list(module.MUTATIONS)
+    """The ``MUTATIONS`` of every catalogue file of ``suite``, checked for unique names.
+
+    Raises
+    ------
+    MutationError
+        When a file has no ``MUTATIONS`` list or two mutations share a name.
+    """
+    mutations = []
+    for path in catalogue_files(suite):
+        spec = importlib.util.spec_from_file_location(f"_mutations_{Path(suite).name}_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if not isinstance(getattr(module, "MUTATIONS", None), list):
+            raise MutationError(f"{path}: needs a list MUTATIONS of Mutation(...)")
+        mutations += module.MUTATIONS
     names = [m.name for m in mutations]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise MutationError(f"{suite}/mutations.py: repeated mutation names {repeated}")
+        raise MutationError(f"{suite}: repeated mutation names {repeated}")
     return mutations

@@ -159,7 +159,7 @@ def pytest_addoption(parser):
     group.addoption("--grading-seed", type=int, default=231, help="seed of every test's inputs")
     group.addoption("--no-bwrap", action="store_true", help="force the rlimits-only sandbox (testing only)")
     group.addoption("--reference", help="the reference assignment folder (for the diagnosis of mistakes)")
-    group.addoption("--catalogue", help="the suite's mutations.py (for the diagnosis of mistakes)")
+    group.addoption("--catalogue", help="the suite folder whose mutations*.py catalogue the mistakes (diagnosis)")
 
 
 def pytest_configure(config):
@@ -168,7 +168,7 @@ def pytest_configure(config):
                                        "with the student's own, the test runs again with the reference's")
     reference, catalogue = config.getoption("--reference"), config.getoption("--catalogue")
     if reference and catalogue:
-        config.stash[DIAGNOSER] = Diagnoser(Path(reference), load_catalogue(Path(catalogue).parent))
+        config.stash[DIAGNOSER] = Diagnoser(Path(reference), load_catalogue(Path(catalogue)))
     rubric_path = config.getoption("--rubric")
     if rubric_path:
         try:

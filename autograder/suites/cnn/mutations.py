@@ -1,76 +1,16 @@
-"""The mutation catalogue of the CNN assignment: realistic mistakes, one or more per graded function.
+"""The mutation catalogue of the CNN assignment's own functions: realistic mistakes, one or more each.
 
+The mistakes of the layers and optimizers carried over from the fully connected homework are in
+``mutations_layers.py``, a link to that homework's catalogue (one catalogue for both homeworks).
 Each entry edits the reference (`source/cnn/nnl`) inside one function. `python -m autograder
 validate cnn` grades every mutant and checks that each is caught and that every hidden test
 fails on at least one of them. Keep the ``mistake`` texts short: feedback quotes them.
 """
 from autograder.grading.mutations import Mutation as M
 
-L, C, O, N = "nnl/layers.py", "nnl/conv_layers.py", "nnl/optim.py", "nnl/cnn.py"
+C, N = "nnl/conv_layers.py", "nnl/cnn.py"
 
 MUTATIONS = [
-    # --- layers.py (carried over) ---------------------------------------------------------------
-    M("affine_no_bias", "affine_forward", L, (("x_rows @ w + b", "x_rows @ w"),),
-      "the bias b is not added"),
-    M("affine_db_mean", "affine_backward", L, (("db = np.sum(dout, axis=0)", "db = np.mean(dout, axis=0)"),),
-      "db averages dout over the batch instead of summing it"),
-    M("affine_dx_flat", "affine_backward", L, (("dx = (dout @ w.T).reshape(x.shape)", "dx = dout @ w.T"),),
-      "dx is not reshaped back to the shape of x"),
-    M("relu_abs", "relu_forward", L, (("np.maximum(x, 0)", "np.abs(x)"),),
-      "negative inputs are flipped (abs) instead of set to 0"),
-    M("relu_backward_ones", "relu_backward", L, (("np.where(x > 0, dout, 0)", "np.where(x > 0, 1.0, 0.0)"),),
-      "dx passes 1 where x > 0 instead of dout"),
-    M("batchnorm_corrected_var", "batchnorm_forward", L,
-      (("batch_var = np.var(x, axis=0)", "batch_var = np.var(x, axis=0, ddof=1)"),),
-      "the variance is the corrected (N-1) one, not the uncorrected one"),
-    M("batchnorm_momentum_swapped", "batchnorm_forward", L,
-      (("running_mean = momentum * running_mean + (1 - momentum) * batch_mean",
-        "running_mean = (1 - momentum) * running_mean + momentum * batch_mean"),
-       ("running_var = momentum * running_var + (1 - momentum) * batch_var",
-        "running_var = (1 - momentum) * running_var + momentum * batch_var")),
-      "momentum and 1 - momentum are swapped in the running averages"),
-    M("batchnorm_test_uses_batch", "batchnorm_forward", L,
-      (("x_hat_test = (x - running_mean) / np.sqrt(running_var + eps)",
-        "x_hat_test = (x - np.mean(x, axis=0)) / np.sqrt(np.var(x, axis=0) + eps)"),),
-      "test mode normalizes with the batch statistics instead of the running averages"),
-    M("batchnorm_backward_missing_1_over_n", "batchnorm_backward", L,
-      (("dvar * 2.0 * x_centered / N", "dvar * 2.0 * x_centered"),),
-      "the 1/N of the variance's gradient is missing"),
-    M("batchnorm_backward_dgamma", "batchnorm_backward", L,
-      (("dgamma = np.sum(dout * x_hat, axis=0)", "dgamma = np.sum(dout, axis=0)"),),
-      "dgamma sums dout without multiplying by the normalized input"),
-    M("dropout_not_inverted", "dropout_forward", L,
-      (("(np.random.rand(*x.shape) >= p) / (1 - p)", "(np.random.rand(*x.shape) >= p) * 1.0"),),
-      "kept units are not scaled by 1/(1-p) (not inverted dropout)"),
-    M("dropout_p_is_keep", "dropout_forward", L,
-      (("(np.random.rand(*x.shape) >= p) / (1 - p)", "(np.random.rand(*x.shape) < p) / p"),),
-      "p is used as the probability of keeping a unit, not of dropping it"),
-    M("dropout_test_scaled", "dropout_forward", L, (("out = x  #", "out = x * (1 - p)  #"),),
-      "test mode scales the input instead of passing it through"),
-    M("dropout_unseeded", "dropout_forward", L,
-      (("(np.random.rand(*x.shape) >= p)", "(np.random.default_rng().random(x.shape) >= p)"),),
-      "the mask comes from an unseeded generator: the same seed gives another mask"),
-    M("dropout_precedence", "dropout_forward", L,
-      (("(np.random.rand(*x.shape) >= p) / (1 - p)", "np.random.rand(*x.shape) >= p / (1 - p)"),),
-      "the mask compares with p / (1 - p) (operator precedence) instead of scaling by 1/(1-p)"),
-    M("dropout_backward_test_scaled", "dropout_backward", L,
-      (("dx = dout  #", "dx = dout * (1 - dropout_param['p'])  #"),),
-      "test mode scales the gradient by (1 - p) instead of passing dout through"),
-    M("batchnorm_no_beta", "batchnorm_forward", L, (("out = gamma * x_hat + beta", "out = gamma * x_hat"),),
-      "the shift beta is not added"),
-    M("dropout_backward_unscaled", "dropout_backward", L, (("dx = dout * mask", "dx = dout * (mask > 0)"),),
-      "the backward pass drops the 1/(1-p) scaling"),
-    M("svm_no_margin", "svm_loss", L, (("x - correct_class_scores + 1.0", "x - correct_class_scores"),),
-      "the margin of 1 is missing"),
-    M("softmax_dx_not_averaged", "softmax_loss", L, (("dx = softmax_grad / N", "dx = softmax_grad"),),
-      "dx is not divided by N"),
-    M("softmax_log_of_probabilities", "softmax_loss", L,
-      (("log_probs = shifted_logits - np.log(np.sum(np.exp(shifted_logits), axis=1, keepdims=True))",
-        "log_probs = np.log(np.exp(shifted_logits) / np.sum(np.exp(shifted_logits), axis=1, keepdims=True))"),),
-      "the loss takes np.log of probabilities that underflow to 0 for very unlikely classes (use log-softmax)"),
-    M("softmax_loss_summed", "softmax_loss", L,
-      (("loss = -np.sum(log_probs[np.arange(N), y]) / N", "loss = -np.sum(log_probs[np.arange(N), y])"),),
-      "the loss is summed over the batch, not averaged"),
     # --- conv_layers.py (new) ------------------------------------------------------------------------
     M("conv_no_bias", "conv_forward_naive", C, (("axis=(1, 2, 3)) + b", "axis=(1, 2, 3))"),),
       "the bias b is not added"),
@@ -115,20 +55,6 @@ MUTATIONS = [
     M("spatial_bn_backward_no_transpose", "spatial_batchnorm_backward", C,
       (("dout.transpose(0, 2, 3, 1).reshape(N * H * W, C)", "dout.reshape(N * H * W, C)"),),
       "dout is reshaped to (N*H*W, C) without moving C last first"),
-    # --- optim.py (carried over) ----------------------------------------------------------------------
-    M("sgd_ascent", "sgd", O, (("w - config['learning_rate'] * dw", "w + config['learning_rate'] * dw"),),
-      "the step goes up the gradient"),
-    M("momentum_no_learning_rate", "sgd_momentum", O,
-      (("config['momentum'] * v - config['learning_rate'] * dw", "config['momentum'] * v - dw"),),
-      "the velocity update ignores the learning rate"),
-    M("rmsprop_unsquared", "rmsprop", O, (("(1 - decay) * dw ** 2", "(1 - decay) * np.abs(dw)"),),
-      "the cache averages |dw| instead of dw**2"),
-    M("rmsprop_cache_not_stored", "rmsprop", O, (("config['cache'] = grad_sq_avg", "pass"),),
-      "the updated cache is not stored back in config"),
-    M("adam_no_bias_correction", "adam", O,
-      (("first_unbiased = first_moment / (1 - beta1 ** step)", "first_unbiased = first_moment"),
-       ("second_unbiased = second_moment / (1 - beta2 ** step)", "second_unbiased = second_moment")),
-      "the moments are not bias-corrected"),
     # --- cnn.py (new) -----------------------------------------------------------------------------------
     M("cnn_reg_without_half", "ThreeLayerConvNet", N,
       (("data_loss + 0.5 * self.reg * weight_norms", "data_loss + self.reg * weight_norms"),),

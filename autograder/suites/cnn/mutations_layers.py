@@ -1,0 +1,1 @@
+../fcnet/mutations_layers.py
