@@ -42,6 +42,8 @@ c.ClearSolutions.end_solution_delimeter = "END SOLUTION"
 
 # --- autograde ------------------------------------------------------------------
 c.KitAutograde.grading_timeout = 900  # seconds per submission before a grader failure
+c.KitAutograde.jobs = os.cpu_count() or 1  # submissions graded at once (each in its own sandbox)
+c.KitAutograde.dask_scheduler = os.environ.get("COURSE_DASK_SCHEDULER", "")  # e.g. tcp://host:8786: grade on Dask
 c.KitAutograde.max_file_mb = 50  # bigger submitted files go to quarantine/, not graded
 
 # Students' `nbgrader validate` runs their notebooks: a cell may take this long.

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.classwide.grade_all import BatchError, find_submissions, grade_folder
+from autograder.classwide.engine import grade_folder
+from autograder.classwide.grade_all import BatchError, find_submissions
 from submissions import RELEASE, REPO, SOLVED, copy_of, solved_with
 
 HANG_AT_IMPORT = {"nnl/optim.py": {"sgd": '''
@@ -217,4 +218,4 @@ def test_a_grader_that_crashes_is_recorded_and_the_class_goes_on(tmp_path):
     report = grade_folder(copy_of(RELEASE, tmp_path / "ann"), "no_such_assignment", timeout=120)
     assert report["extra_data"]["status"] == "error" and report["score"] == 0.0
     assert "the grader exited 2" in report["extra_data"]["error"]
-    assert "no assignment 'no_such_assignment'" in report["extra_data"]["error"] and "(known: cnn)" in report["extra_data"]["error"]
+    assert "no assignment 'no_such_assignment'" in report["extra_data"]["error"] and "known: cnn" in report["extra_data"]["error"]

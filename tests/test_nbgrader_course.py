@@ -134,6 +134,17 @@ def _function_scores(course, student):
                 if g.name.startswith("score_")}
 
 
+def test_autograde_grades_the_class_ahead_and_records_each_student_once(course):
+    """Are all five graded concurrently before nbgrader records them, each graded and recorded exactly once?"""
+    log = course.autograde.stderr
+    for student in STUDENTS:
+        progress = [line for line in log.splitlines() if "kit autograde: " in line and f" {student} " in line]
+        assert len(progress) == 1, (student, progress)
+        assert log.count(f"Recording the hidden suite's grading of {student}/{ASSIGNMENT}") == 1, student
+    assert "grading it again" not in log, "a submission's files differed from what was graded ahead"
+    assert "kit autograde: 5/5" in log
+
+
 def test_collect_names_each_student_as_submitted(course):
     """Does the exchange keep the five names (not `root`, the OS user who submitted)?"""
     assert sorted(p.name for p in (course.root / "submitted").iterdir()) == STUDENTS

@@ -730,3 +730,23 @@ def test_zero_dimensional_arrays_keep_their_shape_both_ways(tmp_path):
         assert np.shape(scalar) == () and float(scalar) == 2.5
         shape, _ = sb.call("nnl.shape", "shape_of", np.array(3.0))
         assert tuple(int(d) for d in shape) == ()
+
+
+@pytest.mark.parametrize("node, blob, complaint", [
+    ({"i": 0, "d": "<f8", "s": [2, 2]}, b"\0" * 24, "needs 32 bytes"),
+    ({"i": 0, "d": "|O", "s": [1]}, b"\0" * 8, "float64 or int64"),
+    ({"i": 0, "d": "<f8", "s": [-1]}, b"", "malformed array shape"),
+    ({"i": 0, "d": "<f8", "s": "3"}, b"\0" * 24, "malformed array shape"),
+    ({"i": 1, "d": "<f8", "s": [1]}, b"\0" * 8, "out of range"),
+], ids=["short", "object-dtype", "negative-shape", "shape-not-a-list", "no-such-blob"])
+def test_a_forged_array_is_a_protocol_error(node, blob, complaint):
+    """Is every array the worker sends checked (dtype, shape, exact byte count) before numpy reads it?"""
+    with pytest.raises(sandbox_module.ProtocolError, match=complaint):
+        sandbox_module._decode_array({"$": "nd", **node}, [blob])
+
+
+def test_arrays_arrive_as_fresh_writable_copies():
+    """Does a decoded array own its memory (never a view on the worker's bytes)?"""
+    blob = np.arange(6, dtype="<f8").tobytes()
+    array = sandbox_module._decode_array({"$": "nd", "i": 0, "d": "<f8", "s": [2, 3]}, [blob])
+    assert array.flags.owndata and array.flags.writeable and array.dtype == np.float64 and array.shape == (2, 3)

@@ -15,23 +15,18 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import os
 import re
-import sys
-import tarfile
 import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.grading.grading_process import GradingProcessFailed, grade_in_child
+from autograder.classwide.engine import SKIP_PARTS, EngineError, Gradings, Progress, files_of
 from autograder.course import source_folder, suite_path
 from autograder.paths import PACKAGE, SUITES
 
-SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 STUDENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
 
 
@@ -86,15 +81,10 @@ def find_submissions(root: Path, assignment: str) -> list[Submission]:
     return found
 
 
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and not p.is_symlink() and not SKIP_PARTS & set(p.relative_to(folder).parts))
-
-
 def tree_hash(folder: Path, paths: list[Path] | None = None) -> str:
     """sha256 over the relative paths and contents of the files under ``folder`` (caches left out)."""
     digest = hashlib.sha256()
-    for path in paths if paths is not None else _files(folder):
+    for path in paths if paths is not None else files_of(folder):
         digest.update(str(path.relative_to(folder)).encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
@@ -106,7 +96,7 @@ def grader_version(assignment: str) -> str:
     Other assignments' suites and sources are left out: editing one homework never regrades another.
     Files an assignment shares by a symbolic link count with their content.
     """
-    kit = [p for p in _files(PACKAGE) if p.suffix in {".py", ".toml", ".ini"}
+    kit = [p for p in files_of(PACKAGE) if p.suffix in {".py", ".toml", ".ini"}
            and p.relative_to(PACKAGE).parts[0] != SUITES.name]
     digest = hashlib.sha256(tree_hash(PACKAGE, kit).encode())
     for folder in (suite_path(assignment), source_folder(assignment)):
@@ -115,51 +105,6 @@ def grader_version(assignment: str) -> str:
                             if p.is_file() and not SKIP_PARTS & set(p.relative_to(folder).parts))
             digest.update(tree_hash(folder, shared).encode())
     return digest.hexdigest()[:16]
-
-
-# -- one grading (runs here, or on a Dask worker) ------------------------------------------------
-
-def _zero_report(message: str) -> dict:
-    return {"score": 0.0, "execution_time": 0.0, "output": message, "tests": []}
-
-
-def grade_folder(folder: Path, assignment: str, timeout: float) -> dict:
-    """Grade one assignment folder with ``python -m autograder grade`` in a child process.
-
-    Returns
-    -------
-    dict
-        The Gradescope results, with ``extra_data.status`` ``"graded"``, or a zero report with
-        ``status`` ``"error"`` and ``error`` saying why (grader failure, timeout, crash).
-    """
-    started = time.monotonic()
-    try:
-        results, error = grade_in_child(folder, assignment, timeout), None
-    except GradingProcessFailed as err:
-        error = str(err)
-        results = _zero_report(error)
-    extra = results.setdefault("extra_data", {})
-    extra.update(status="graded" if error is None else "error", wall_seconds=round(time.monotonic() - started, 3))
-    if error is not None:
-        extra["error"] = error
-    return results
-
-
-def pack_folder(folder: Path) -> bytes:
-    """A gzipped tar of ``folder``'s files (caches and symlinks left out), to send to a Dask worker."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for path in _files(folder):
-            tar.add(path, arcname=str(path.relative_to(folder)), recursive=False)
-    return buffer.getvalue()
-
-
-def grade_packed(packed: bytes, assignment: str, timeout: float) -> dict:
-    """Unpack a :func:`pack_folder` archive into a temporary folder and grade it (a Dask task)."""
-    with tempfile.TemporaryDirectory(prefix="grade-all-sub-") as tmp:
-        with tarfile.open(fileobj=io.BytesIO(packed), mode="r:gz") as tar:
-            tar.extractall(tmp, filter="data")
-        return grade_folder(Path(tmp), assignment, timeout)
 
 
 # -- the class ------------------------------------------------------------------------------------
@@ -241,14 +186,13 @@ def grade_all(root: Path, assignment: str, out: Path, *, jobs: int = 2, timeout:
     dask_scheduler : str, optional
         ``tcp://host:port`` of a Dask distributed scheduler: gradings run on its workers.
     progress : bool
-        Show a progress bar (students, rate, time left) on stderr.
+        Show progress on stderr: a bar (students, rate, time left) on a terminal, a line per student
+        otherwise; False shows nothing.
 
     Returns
     -------
     BatchSummary
     """
-    from tqdm import tqdm
-
     from autograder.grading.grade import suite_folder
     from autograder.grading.rubric import Rubric
 
@@ -273,43 +217,18 @@ def grade_all(root: Path, assignment: str, out: Path, *, jobs: int = 2, timeout:
         write_json_atomically(results_dir / f"{sub.student}.json", results)
         (graded if results["extra_data"]["status"] == "graded" else errors).append(sub.student)
 
-    bar = tqdm(total=len(todo), unit="student", disable=not progress or not todo, file=sys.stderr,
-               desc=f"grading {assignment}")
+    bar = Progress(len(todo), f"grading {assignment}", bar=progress if progress else False)
     try:
-        if dask_scheduler:
-            try:
-                from distributed import Client
-                from distributed import as_completed as dask_completed
-            except ImportError as err:
-                raise BatchError(f"--dask-scheduler needs Dask distributed: pip install -e '.[dask]' ({err})")
-            try:
-                client = Client(dask_scheduler, timeout=10)
-            except (OSError, TimeoutError, ValueError) as err:
-                raise BatchError(f"cannot reach the Dask scheduler at {dask_scheduler}: {err}") from None
-            with client:
-                futures = {client.submit(grade_packed, pack_folder(sub.folder), assignment, timeout, pure=False,
-                                         key=f"grade-{sub.student}-{digest[:12]}"): (sub, digest)
-                           for sub, digest in todo}
-                for future in dask_completed(futures):
-                    sub, digest = futures[future]
-                    try:
-                        results = future.result()
-                    except Exception as err:  # the worker died or the task failed on it
-                        results = _zero_report(f"the Dask task failed: {err!r}")
-                        results["extra_data"] = {"status": "error", "error": repr(err)}
-                    record(sub, digest, results)
-                    bar.update()
-        else:
-            pool = ThreadPoolExecutor(max_workers=max(1, jobs))
-            try:
-                futures = {pool.submit(grade_folder, sub.folder, assignment, timeout): (sub, digest)
-                           for sub, digest in todo}
-                for future in as_completed(futures):
-                    sub, digest = futures[future]
-                    record(sub, digest, future.result())
-                    bar.update()
-            finally:  # on Ctrl-C: drop the queued gradings, let the running ones end
-                pool.shutdown(wait=True, cancel_futures=True)
+        with Gradings(assignment, jobs=jobs, timeout=timeout, dask_scheduler=dask_scheduler) as gradings:
+            futures = {gradings.submit(sub.student, sub.folder, key=f"grade-{sub.student}-{digest[:12]}"):
+                       (sub, digest) for sub, digest in todo}
+            for future in as_completed(futures):
+                sub, digest = futures[future]
+                results = future.result()
+                record(sub, digest, results)
+                bar.update(sub.student, results)
+    except EngineError as err:
+        raise BatchError(str(err)) from None
     finally:
         bar.close()
         csv_path = write_class_csv(Path(out), functions)

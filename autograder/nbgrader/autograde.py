@@ -28,6 +28,8 @@ import glob
 import html
 import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +40,11 @@ from nbgrader.converters.autograde import Autograde
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern,
                                     LimitOutput, NbGraderPreprocessor, OverwriteCells, OverwriteKernelspec,
                                     SaveAutoGrades)
-from nbgrader.utils import rmtree
-from traitlets import Float, List
+from nbgrader.utils import find_all_files, rmtree
+from traitlets import Float, Integer, List, Unicode
 
+from autograder.classwide.engine import EngineError, Gradings, Progress
+from autograder.classwide.grade_all import tree_hash
 from autograder.grading import feedback
 from autograder.grading.grading_process import GradingProcessFailed, grade_in_child
 from autograder.nbgrader.score_cells import PREFIX, function_of, is_autograded_test
@@ -302,6 +306,18 @@ class KitAutograde(Autograde):
         900.0, help="Seconds the hidden suite may take on one submission before it counts as a grader failure.",
     ).tag(config=True)
 
+    jobs = Integer(
+        os.cpu_count() or 1,
+        help="Submissions graded at once (each in its own grading process and sandbox); nbgrader then "
+             "records them one after another as they finish. Default: the CPU count.",
+    ).tag(config=True)
+
+    dask_scheduler = Unicode(
+        "",
+        help="tcp://host:port of a Dask distributed scheduler: grade the submissions on its workers "
+             "(as grade-all --dask-scheduler does) instead of on this machine.",
+    ).tag(config=True)
+
     max_file_mb = Float(
         DEFAULT_MAX_FILE_BYTES / 2**20,
         help="Submitted files above this size (MiB) are moved to the course's quarantine folder, not graded.",
@@ -340,6 +356,70 @@ class KitAutograde(Autograde):
                 self.log.warning("%s/%s: %s", student_id, assignment_id, note)
         super().init_notebooks()
 
+    # -- 2. grade ahead: every submission to process goes to the pool at once ------------------
+    def convert_notebooks(self) -> None:
+        """nbgrader's loop over the submissions, with their gradings started before it, concurrently.
+
+        Each submission nbgrader will process is laid out as nbgrader lays out its autograded copy
+        (the submitted files, then the source's provided files over them) in a scratch folder and
+        handed to the pool; nbgrader's own loop then records each one as its grading finishes.
+        """
+        try:
+            with tempfile.TemporaryDirectory(prefix="kit-autograde-") as scratch, \
+                    Gradings("", jobs=self.jobs, timeout=self.grading_timeout,
+                             dask_scheduler=self.dask_scheduler or None) as gradings:
+                self._ahead = self._grade_ahead(gradings, Path(scratch))
+                try:
+                    super().convert_notebooks()
+                finally:
+                    self._progress.close()
+                    self._ahead = {}
+        except EngineError as err:
+            raise SystemExit(f"nbgrader autograde: {err}") from None
+
+    def _grade_ahead(self, gradings: Gradings, scratch: Path) -> dict:
+        """``{(assignment, student): (hash of the graded files, future of the results)}``."""
+        regexp = self._format_source("(?P<assignment_id>.*)", "(?P<student_id>.*)", escape=True)
+        todo = []
+        for folder in sorted(self.assignments):  # nbgrader's own order
+            match = re.match(regexp, folder)
+            if match is not None and self._will_process(match["assignment_id"], match["student_id"]):
+                todo.append((match["assignment_id"], match["student_id"]))
+        self._progress = Progress(len(todo), "kit autograde", log=self.log)
+        ahead = {}
+        for assignment_id, student_id in todo:
+            staged = self._lay_out(assignment_id, student_id, scratch / student_id / assignment_id)
+            future = gradings.submit(student_id, staged, key=f"autograde-{assignment_id}-{student_id}",
+                                     assignment=assignment_id)
+            future.add_done_callback(lambda done, name=student_id: self._progress.update(name, done.result()))
+            ahead[(assignment_id, student_id)] = (tree_hash(staged), future)
+        return ahead
+
+    def _will_process(self, assignment_id: str, student_id: str) -> bool:
+        """Whether nbgrader's loop will grade this submission (`init_destination`'s rules, without acting)."""
+        if student_id in (self.coursedir.student_id_exclude or "").split(","):
+            return False
+        dest = os.path.normpath(self._format_dest(assignment_id, student_id))
+        if self.force or not os.path.exists(dest) or not self._stamp(assignment_id, student_id).exists():
+            return True
+        new = self.coursedir.get_existing_timestamp(self._format_source(assignment_id, student_id))
+        old = self.coursedir.get_existing_timestamp(dest)
+        return new is not None and old is not None and new > old
+
+    def _lay_out(self, assignment_id: str, student_id: str, dest: Path) -> Path:
+        """The files of the autograded copy, as nbgrader's ``init_assignment`` will copy them, at ``dest``."""
+        submitted = self._format_source(assignment_id, student_id)
+        source = self.coursedir.format_path(self.coursedir.source_directory, ".", assignment_id)
+        excluded = {os.path.join(source, rel) for rel in self.exclude_overwriting.get(assignment_id, [])}
+        for root, names in ((submitted, find_all_files(submitted, self.coursedir.ignore + ["*.ipynb"])),
+                            (source, set(find_all_files(source, self.coursedir.ignore + ["*.ipynb"])) - excluded)):
+            for name in names:
+                target = dest / os.path.relpath(name, root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.unlink(missing_ok=True)
+                shutil.copy(name, target)
+        return dest
+
     # -- 5. resume: an autograded folder without its finish mark is graded again --------------
     def init_destination(self, assignment_id: str, student_id: str) -> bool:
         dest = os.path.normpath(self._format_dest(assignment_id, student_id))
@@ -356,9 +436,8 @@ class KitAutograde(Autograde):
         super().init_assignment(assignment_id, student_id)
         dest = Path(self._format_dest(assignment_id, student_id))
         source = Path(self._format_source(assignment_id, student_id))
-        self.log.info("Grading %s with the hidden suite of %r", dest, assignment_id)
         try:
-            results = run_hidden_suite(dest, assignment_id, self.grading_timeout)
+            results = self._results_of(assignment_id, student_id, dest)
         except SuiteFailed:
             self._no_credit(assignment_id, student_id)
             raise
@@ -368,6 +447,30 @@ class KitAutograde(Autograde):
         GRADED[(assignment_id, student_id)] = SubmissionScores(
             scores_by_function(results), read_notes(source), isolation)
         self.log.info("%s/%s: hidden suite score %s", student_id, assignment_id, results.get("score"))
+
+    def _results_of(self, assignment_id: str, student_id: str, dest: Path) -> dict:
+        """The hidden suite's results on the autograded copy ``dest``: graded ahead, or now.
+
+        A grading done ahead counts only when it graded exactly the files of ``dest`` (same hash);
+        otherwise, or when the submission was not graded ahead, it is graded now.
+
+        Raises
+        ------
+        SuiteFailed
+            When the suite could not grade it (a timeout, a broken environment).
+        """
+        digest, future = getattr(self, "_ahead", {}).pop((assignment_id, student_id), (None, None))
+        if future is not None and digest == tree_hash(dest):
+            self.log.info("Recording the hidden suite's grading of %s/%s", student_id, assignment_id)
+            results = future.result()
+            if results.get("extra_data", {}).get("status") != "graded":
+                raise SuiteFailed(f"the hidden suite could not grade {dest}: "
+                                  f"{results.get('extra_data', {}).get('error', 'unknown error')}")
+            return results
+        if future is not None:
+            self.log.warning("%s changed since it was graded ahead; grading it again", dest)
+        self.log.info("Grading %s with the hidden suite of %r", dest, assignment_id)
+        return run_hidden_suite(dest, assignment_id, self.grading_timeout)
 
     # -- 4. score cells: a failure gives no credit ---------------------------------------------
     def _no_credit(self, assignment_id: str, student_id: str) -> None:

@@ -28,7 +28,6 @@ Notes
 from __future__ import annotations
 
 import fcntl
-import io
 import itertools
 import json
 import os
@@ -751,10 +750,8 @@ class Sandbox:
             array = np.asarray(value)
             if array.dtype.kind not in "biufc" or array.dtype.fields is not None:
                 raise TypeError(f"cannot send an array of dtype {array.dtype} to the worker")
-            buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, np.array(array, order="C", copy=True), allow_pickle=False)
-            blobs.append(buffer.getvalue())
-            return {"$": "nd", "i": len(blobs) - 1}
+            blobs.append(array.tobytes(order="C"))
+            return {"$": "nd", "i": len(blobs) - 1, "d": array.dtype.str, "s": list(array.shape)}
         if isinstance(value, np.dtype):
             return {"$": "dtype", "v": value.str, "cls": False}
         if isinstance(value, type) and issubclass(value, np.generic):
@@ -795,7 +792,7 @@ class Sandbox:
                 raise ProtocolError(f"unexpected JSON value of type {type(node).__name__}")
             tag = node.get("$")
             if tag == "nd":
-                return _decode_array(node.get("i"), blobs)
+                return _decode_array(node, blobs)
             if tag in ("tuple", "list"):
                 items = node.get("v")
                 if type(items) is not list:
@@ -830,17 +827,30 @@ class Sandbox:
 
 # ---------------------------------------------------------------------- helpers
 
-def _decode_array(index, blobs: list[bytes]) -> np.ndarray:
+WIRE_DTYPES = {"<f8": np.float64, "<i8": np.int64}  # all the worker may send
+
+
+def _decode_array(node: dict, blobs: list[bytes]) -> np.ndarray:
+    """The array an untrusted ``nd`` node describes: a fresh C-ordered float64 or int64 array.
+
+    Raises
+    ------
+    ProtocolError
+        On anything but a known dtype, a shape of non-negative ints and exactly the bytes it needs.
+    """
+    index, dtype, shape = node.get("i"), node.get("d"), node.get("s")
     if type(index) is not int or not 0 <= index < len(blobs):
         raise ProtocolError("array reference out of range")
-    try:
-        array = np.lib.format.read_array(io.BytesIO(blobs[index]), allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001 - any malformed .npy is a protocol error
-        raise ProtocolError(f"invalid array data: {str(exc)[:100]}") from None
-    if type(array) is not np.ndarray or array.dtype.fields is not None or array.dtype.kind not in "fiub":
-        raise ProtocolError(f"arrays must be numeric, got {array.dtype}")
-    target = np.float64 if array.dtype.kind == "f" else np.int64
-    return np.array(array, dtype=target, order="C", copy=True)
+    if dtype not in WIRE_DTYPES:
+        raise ProtocolError(f"arrays must be float64 or int64, got {str(dtype)[:20]!r}")
+    if type(shape) is not list or len(shape) > 32 or not all(type(n) is int and n >= 0 for n in shape):
+        raise ProtocolError("malformed array shape")
+    size = 1
+    for n in shape:
+        size *= n
+    if size * 8 != len(blobs[index]):
+        raise ProtocolError(f"array of shape {tuple(shape)} needs {size * 8} bytes, got {len(blobs[index])}")
+    return np.frombuffer(blobs[index], dtype=WIRE_DTYPES[dtype]).reshape(shape).copy()
 
 
 def _text(value) -> str:

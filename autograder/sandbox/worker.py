@@ -14,9 +14,10 @@ stdout or stderr, which belong to student code. A frame is::
     b"SBX1" | uint32 header length | JSON header | raw blobs
 
 where the header's ``"blobs"`` lists the byte length of every blob that
-follows, and every blob is one array in ``.npy`` format written with
-``allow_pickle=False``. Values are JSON trees: ``None``, booleans and strings
-are themselves; arrays and numbers are ``{"$": "nd", "i": blob}``; tuples,
+follows, and every blob is one array's raw bytes (C order). Values are JSON
+trees: ``None``, booleans and strings are themselves; arrays and numbers are
+``{"$": "nd", "i": blob, "d": dtype, "s": shape}`` (this worker sends only
+little-endian ``"<f8"`` and ``"<i8"``); tuples,
 lists and dicts are ``{"$": "tuple" | "list" | "dict", ...}``; every other
 object stays here and travels as an opaque handle ``{"$": "h", "id": n}``;
 objects the parent keeps (a reference cache) travel as ``{"$": "ph", "id": n}``.
@@ -26,7 +27,6 @@ either: student code runs in this very process and may tamper with it. The
 parent validates every frame and converts every array itself.
 """
 import importlib
-import io
 import json
 import os
 import signal
@@ -68,8 +68,11 @@ class Channel:
         self.fd_out = fd_out
         self.max_message = max_message
         self.np = np
-        self.write_array = np.lib.format.write_array
-        self.read_array = np.lib.format.read_array
+        self.frombuffer = np.frombuffer
+        self.dtype = np.dtype
+        self.tobytes = np.ndarray.tobytes
+        self.reshape = np.ndarray.reshape
+        self.copy = np.ndarray.copy
         self.ndarray = np.ndarray
         self.view = np.ndarray.view
         self.astype = np.ndarray.astype
@@ -94,10 +97,16 @@ class Channel:
         blobs = [_read_exact(self.fd_in, size) for size in header.get("blobs", [])]
         return header, blobs
 
-    def array_blob(self, array):
-        buffer = io.BytesIO()
-        self.write_array(buffer, array, allow_pickle=False)
-        return buffer.getvalue()
+    def array_node(self, array, blobs):
+        """``{"$": "nd", ...}`` for a C-ordered float64 or int64 array, its bytes appended to ``blobs``."""
+        blobs.append(self.tobytes(array))
+        return {"$": "nd", "i": len(blobs) - 1, "d": "<f8" if array.dtype.kind == "f" else "<i8",
+                "s": [int(n) for n in array.shape]}
+
+    def read_node(self, node, blobs):
+        """The array a parent's ``nd`` node describes (a writable copy)."""
+        flat = self.frombuffer(blobs[node["i"]], dtype=self.dtype(node["d"]))
+        return self.copy(self.reshape(flat, tuple(node["s"])))
 
 
 # ----------------------------------------------------------------------------- values
@@ -160,9 +169,7 @@ def encode(value, channel, objects, blobs, register_tuples=False, depth=0):
             array = channel.view(array, channel.ndarray) if isinstance(array, channel.ndarray) else None
         if array is not None and array.dtype.kind in "fiub" and array.dtype.fields is None:
             target = channel.float64 if array.dtype.kind == "f" else channel.int64
-            array = channel.astype(array, target, order="C")
-            blobs.append(channel.array_blob(array))
-            return {"$": "nd", "i": len(blobs) - 1}
+            return channel.array_node(channel.astype(array, target, order="C"), blobs)
         if kind is tuple or kind is list:
             items = [encode(item, channel, objects, blobs, register_tuples, depth + 1) for item in value]
             node = {"$": kind.__name__, "v": items}
@@ -215,7 +222,7 @@ def decode(node, channel, objects, blobs):
         return node
     tag = node.get("$")
     if tag == "nd":
-        return channel.read_array(io.BytesIO(blobs[node["i"]]), allow_pickle=False).copy()
+        return channel.read_node(node, blobs)
     if tag == "tuple":
         return tuple(decode(item, channel, objects, blobs) for item in node["v"])
     if tag == "list":
