@@ -152,6 +152,50 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new_assignment(args: argparse.Namespace) -> int:
+    """Create a complete, tiny, working example assignment (notebook, module, public check, hidden suite,
+    rubric, one catalogued mistake) to replace with your own; it passes `generate` and `validate` as created."""
+    from autograder.authoring.scaffold import ScaffoldError, new_assignment
+
+    try:
+        written = new_assignment(args.name, args.package)
+    except ScaffoldError as err:
+        print(f"python -m autograder new-assignment: {err}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"  wrote {path.relative_to(REPO_ROOT)}")
+    print(f"next: python -m autograder generate {args.name} && python -m autograder validate {args.name} "
+          "(see docs/authoring.md)")
+    return 0
+
+
+def cmd_sync_score_cells(args: argparse.Namespace) -> int:
+    """Add, update or remove the score cells of an assignment's source notebooks to match its rubric.toml."""
+    from autograder.authoring.sync_score_cells import SyncError, sync_score_cells
+    from autograder.course import source_folder
+    from autograder.grading.grade import GradingError, suite_folder
+    from autograder.grading.rubric import Rubric, RubricError
+
+    assignment = _assignment(args)
+    try:
+        report = sync_score_cells(source_folder(assignment), Rubric.load(suite_folder(assignment) / "rubric.toml"),
+                                  write=not args.check)
+    except (SyncError, GradingError, RubricError) as err:
+        print(f"python -m autograder sync-score-cells: {err}", file=sys.stderr)
+        return 2
+    for line in report.changes:
+        print(f"  {line}")
+    if not report.changes:
+        print(f"{assignment}: the score cells match the rubric")
+    elif args.check:
+        print(f"{assignment}: {len(report.changes)} score cell(s) out of date (run without --check to fix)")
+        return 1
+    else:
+        print(f"{assignment}: {len(report.changes)} change(s) written; regenerate with "
+              f"`python -m autograder generate {assignment}`")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
@@ -236,6 +280,19 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--jobs", type=int, default=2, help="gradings run at once (default: %(default)s)")
     validate.add_argument("--json", metavar="REPORT.json", help="also write the full report as JSON")
     validate.set_defaults(func=cmd_validate)
+
+    new = sub.add_parser("new-assignment", help="create a small working example assignment to start from",
+                         description=cmd_new_assignment.__doc__)
+    new.add_argument("name", help="the new assignment's name (lowercase letters, digits, _)")
+    new.add_argument("--package", help="the package students write in (default: the one the course's "
+                     "assignments use)")
+    new.set_defaults(func=cmd_new_assignment)
+
+    sync = sub.add_parser("sync-score-cells", help="make the notebooks' score cells match rubric.toml",
+                          description=cmd_sync_score_cells.__doc__)
+    sync.add_argument("assignment", nargs="?", help="which assignment (default: the course's only one)")
+    sync.add_argument("--check", action="store_true", help="only report; exit 1 when the cells are out of date")
+    sync.set_defaults(func=cmd_sync_score_cells)
     return parser
 
 

@@ -22,11 +22,15 @@ class Graded:
         The student module that defines it (``nnl.conv_layers``).
     points : float
         Its share of the assignment's total.
+    notebook : str or None
+        The notebook whose score cell carries its score, when the rubric says (``sync-score-cells``
+        otherwise puts it beside the other functions of its module).
     """
 
     name: str
     module: str
     points: float
+    notebook: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,14 @@ class Rubric:
             points = entry.get("points")
             if not isinstance(points, (int, float)) or points <= 0:
                 raise RubricError(f"{path}: functions.{name} needs `points` > 0, not {points!r}")
-            functions[name] = Graded(name, entry["module"], float(points))
+            notebook = entry.get("notebook")
+            if notebook is not None and not (isinstance(notebook, str) and notebook.endswith(".ipynb")):
+                raise RubricError(f"{path}: functions.{name}: `notebook` names a notebook file (\"Name.ipynb\"), "
+                                  f"not {notebook!r}")
+            unknown = sorted(set(entry) - {"module", "points", "notebook"})
+            if unknown:
+                raise RubricError(f"{path}: functions.{name}: unknown keys {unknown} (module, points, notebook)")
+            functions[name] = Graded(name, entry["module"], float(points), notebook)
         total = sum(g.points for g in functions.values())
         if abs(total - float(data["total"])) > 1e-9:
             raise RubricError(f"{path}: the points add up to {total:g}, but total = {data['total']}")
