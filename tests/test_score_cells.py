@@ -1,4 +1,4 @@
-"""Score cells: checked against the rubric, and scored by nbgrader exactly as the suite says."""
+"""Score cells: checked against the rubric and the public checks, and scored by nbgrader exactly as the suite says."""
 from __future__ import annotations
 
 import shutil
@@ -11,17 +11,29 @@ from nbgrader.utils import determine_grade
 from autograder.grading.grade import suite_folder
 from autograder.grading.rubric import Rubric
 from autograder.nbgrader.autograde import FunctionScore, ScoreCells, _score_text, scores_by_function
-from autograder.nbgrader.score_cells import ScoreCellError, find_score_cells, grade_id, new_score_cell
+from autograder.nbgrader.score_cells import (
+    CHECKS_FOLDER,
+    ScoreCellError,
+    find_score_cells,
+    function_of,
+    grade_id,
+    new_score_cell,
+    public_checks_in,
+    score_cell_source,
+)
 from nbgrader_course import cell_index, edit_notebook
 
 RUBRIC = Rubric.load(suite_folder("cnn") / "rubric.toml")
 RELEASE = suite_folder("cnn").parents[2] / "release" / "cnn"
+SOURCE = suite_folder("cnn").parents[2] / "source" / "cnn"
 
 
 @pytest.fixture
 def notebooks(tmp_path):
+    """The release's notebooks and public checks (what the generation gate reads)."""
     for path in RELEASE.glob("*.ipynb"):
         shutil.copy(path, tmp_path / path.name)
+    shutil.copytree(RELEASE / CHECKS_FOLDER, tmp_path / CHECKS_FOLDER)
     return tmp_path
 
 
@@ -40,12 +52,54 @@ def test_release_has_one_score_cell_per_rubric_function(notebooks):
     (lambda nb: nb.cells.append(new_score_cell("im2col", "nnl.conv_layers", 1)), "which rubric.toml does not grade"),
     (lambda nb: nb.cells.append(nbformat.v4.new_code_cell("assert True", metadata={"nbgrader": {
         "grade": True, "solution": False, "grade_id": "visible_test", "points": 1}})), "is not a score cell"),
+    (lambda nb: setattr(nb.cells[cell_index(nb, grade_id("max_pool_forward_naive"))], "source", "import os"),
+     "score cell for 'max_pool_forward_naive' does not run its public checks (its code must be new_score_cell's: "
+     "run_public_checks('max_pool_forward_naive', 'nnl.conv_layers'))"),
 ])
 def test_mismatched_score_cells_are_refused(notebooks, edit, message):
     edit_notebook(notebooks / "ConvolutionalLayers.ipynb", edit)
     with pytest.raises(ScoreCellError, match="ConvolutionalLayers.ipynb|no score cell") as err:
         find_score_cells(notebooks, RUBRIC)
     assert message in str(err.value)
+
+
+def test_a_score_cell_without_public_check_is_refused(notebooks):
+    """Would a homework whose checks forget a graded function be refused, naming notebook, cell and function?"""
+    checks = notebooks / CHECKS_FOLDER / "conv_layers.py"
+    checks.write_text(checks.read_text().replace("@public_check('conv_backward_naive')\n", ""))
+    (notebooks / CHECKS_FOLDER / "optim.py").unlink()
+    nb = nbformat.read(notebooks / "ConvolutionalLayers.ipynb", as_version=4)
+    with pytest.raises(ScoreCellError) as err:
+        find_score_cells(notebooks, RUBRIC)
+    assert (f"ConvolutionalLayers.ipynb, cell {cell_index(nb, grade_id('conv_backward_naive'))}: score cell for "
+            "'conv_backward_naive' has no public check (no @public_check('conv_backward_naive') in "
+            "public_checks/conv_layers.py)") in str(err.value)
+    for optimizer in ("sgd", "sgd_momentum", "rmsprop", "adam"):
+        assert f"score cell for '{optimizer}' has no public check" in str(err.value)
+    assert "'conv_forward_naive'" not in str(err.value)
+
+
+def test_public_checks_are_found_by_their_decorator(notebooks):
+    assert public_checks_in(notebooks, "nnl.optim") == {"sgd", "sgd_momentum", "rmsprop", "adam"}
+    assert public_checks_in(notebooks, "nnl.fast_layers") == set()
+
+
+def test_a_new_score_cell_is_short_and_runs_the_functions_checks():
+    """Is the code students read four short lines (nbgrader validate prints 87 columns) calling the checks?"""
+    source = new_score_cell("spatial_batchnorm_backward", "nnl.conv_layers", 10).source
+    lines = source.split("\n")
+    assert len(lines) == 4 and all(len(line) <= 80 for line in lines)
+    assert lines[-1] == "run_public_checks('spatial_batchnorm_backward', 'nnl.conv_layers')"
+    compile(source, "score cell", "exec")
+
+
+def test_every_score_cell_of_the_source_is_the_kits():
+    """Are the source notebooks' score cells new_score_cell's code (so that none passes trivially)?"""
+    for path in SOURCE.glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            function = function_of(cell)
+            if function:
+                assert cell.source == score_cell_source(function, RUBRIC.functions[function].module), path.name
 
 
 @pytest.mark.parametrize("score, points, expected", [

@@ -2,15 +2,24 @@
 
 Every graded function of the rubric has exactly one *score cell* in the
 assignment's notebooks: a locked nbgrader grade cell (``grade_id``
-``score_<function>``, ``points`` equal to the rubric's) whose code does nothing
-when a student runs it. At ``nbgrader autograde`` time the kit never executes
-it: `autograder.nbgrader.autograde` writes the hidden suite's score into its
-output as ``float(...)``, which nbgrader's gradebook records. If autograde ever
-ran without the kit, the cell's assertion fails and nbgrader scores it 0:
-never a silent full score.
+``score_<function>``, ``points`` equal to the rubric's). At ``nbgrader autograde``
+time the kit never executes it: `autograder.nbgrader.autograde` writes the hidden
+suite's score into its output as ``float(...)``, which nbgrader's gradebook records.
+
+Its code calls ``utils.public_checks.run_public_checks(function, module)``, the
+course's runtime shipped in ``utils/``, which runs the function's *public* checks:
+what the notebooks already show (hand-computed examples, numerical gradients),
+defined in the assignment's ``public_checks/<module>.py``. So:
+
+- ``nbgrader validate`` (JupyterLab's Validate button) fails the cell, with one line
+  naming the function and what is wrong, when those checks fail;
+- a student running the cell reads a verdict, and "Run All" is never stopped;
+- if autograde ever executed it (the kit bypassed), the cell fails and nbgrader
+  scores it 0: never a silent full score.
 """
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +29,18 @@ from autograder.grading.rubric import Rubric
 
 PREFIX = "score_"
 
+# Where an assignment folder keeps its public checks: ``public_checks/<module>.py`` for each
+# module of its package (``nnl/conv_layers.py`` -> ``public_checks/conv_layers.py``), each check
+# registered with ``@public_check('<function>')``. ``utils/public_checks.py`` reads the same layout.
+CHECKS_FOLDER = "public_checks"
+CHECK_DECORATOR = "public_check"
+
+# Lines of at most 80 characters: nbgrader validate prints a failing cell's source cut at 87.
 CELL_SOURCE = '''\
-# Scored after you submit, by the course's hidden tests of `{name}` ({path}).
-# Your score and what the tests found appear under this cell in your feedback.
-import os
-assert os.environ.get("NBGRADER_EXECUTION") != "autograde", \\
-    "this course's autograde needs the course kit's nbgrader_config.py (see its README)"'''
+# Graded after you submit, by hidden tests; your feedback shows the score here.
+# Running this cell only checks the function against the notebook's examples.
+from utils.public_checks import run_public_checks
+{call}'''
 
 
 class ScoreCellError(ValueError):
@@ -71,10 +86,19 @@ def is_autograded_test(cell) -> bool:
     return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
+def score_cell_call(function: str, module: str) -> str:
+    """The line of a score cell that runs ``function``'s public checks."""
+    return f"run_public_checks({function!r}, {module!r})"
+
+
+def score_cell_source(function: str, module: str) -> str:
+    """The code of ``function``'s score cell (``module`` as in the rubric: ``nnl.conv_layers``)."""
+    return CELL_SOURCE.format(call=score_cell_call(function, module))
+
+
 def new_score_cell(function: str, module: str, points: float) -> nbformat.NotebookNode:
     """A fresh score cell for ``function`` of ``module`` (``nnl.conv_layers``) worth ``points``."""
-    path = module.replace(".", "/") + ".py"
-    cell = nbformat.v4.new_code_cell(CELL_SOURCE.format(name=function, path=path))
+    cell = nbformat.v4.new_code_cell(score_cell_source(function, module))
     cell.metadata["nbgrader"] = {
         "grade": True, "solution": False, "locked": True, "task": False,
         "grade_id": grade_id(function), "points": points, "schema_version": 3,
@@ -82,6 +106,37 @@ def new_score_cell(function: str, module: str, points: float) -> nbformat.Notebo
     cell.metadata["editable"] = False
     cell.metadata["deletable"] = False
     return cell
+
+
+def checks_file(module: str) -> str:
+    """Where an assignment folder keeps the public checks of ``module`` (``public_checks/conv_layers.py``)."""
+    return f"{CHECKS_FOLDER}/{module.split('.', 1)[-1].replace('.', '/')}.py"
+
+
+def public_checks_in(folder: Path, module: str) -> set[str]:
+    """The functions of ``module`` that have a public check in the assignment ``folder``.
+
+    The checks file is read, not imported: a check is a function decorated with
+    ``@public_check('<function>')`` (the name a string literal).
+
+    Returns
+    -------
+    set of str
+        Empty when the file is missing.
+    """
+    path = Path(folder) / checks_file(module)
+    if not path.is_file():
+        return set()
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if not isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            continue
+        for decorator in node.decorator_list:
+            called = decorator.func if isinstance(decorator, ast.Call) else None
+            name = getattr(called, "id", getattr(called, "attr", None))
+            if name == CHECK_DECORATOR and decorator.args and isinstance(decorator.args[0], ast.Constant):
+                found.add(decorator.args[0].value)
+    return found
 
 
 def autograded_cells(folder: Path) -> list[str]:
@@ -109,9 +164,10 @@ def find_score_cells(folder: Path, rubric: Rubric) -> dict[str, ScoreCell]:
     ------
     ScoreCellError
         When a function has no score cell or two, a cell's points differ from the rubric's,
-        a score cell names a function the rubric does not know, or a notebook holds another
-        autograded test cell (the kit does not execute notebooks at autograde time, so
-        nbgrader would give such a cell full points).
+        a score cell names a function the rubric does not know, a score cell does not run
+        its function's public checks or the function has none in ``public_checks/``, or a
+        notebook holds another autograded test cell (the kit does not execute notebooks at
+        autograde time, so nbgrader would give such a cell full points).
     """
     found: dict[str, ScoreCell] = {}
     problems: list[str] = []
@@ -138,6 +194,13 @@ def find_score_cells(folder: Path, rubric: Rubric) -> dict[str, ScoreCell]:
             if abs(points - rubric.functions[function].points) > 1e-9:
                 problems.append(f"{where}: score cell for {function!r} has {points:g} points, "
                                 f"{rubric.path.name} gives {rubric.functions[function].points:g}")
+            module = rubric.functions[function].module
+            if score_cell_call(function, module) not in cell.source:
+                problems.append(f"{where}: score cell for {function!r} does not run its public checks "
+                                f"(its code must be new_score_cell's: {score_cell_call(function, module)})")
+            if function not in public_checks_in(folder, module):
+                problems.append(f"{where}: score cell for {function!r} has no public check "
+                                f"(no @{CHECK_DECORATOR}({function!r}) in {checks_file(module)})")
             found[function] = ScoreCell(function, path.name, points)
     missing = sorted(set(rubric.functions) - set(found))
     if missing:
