@@ -37,7 +37,7 @@ class CourseKit(LoggingConfigurable):
 
     utils_directory = Unicode(
         "utils",
-        help="Folder (relative to the course root) of the course utilities shipped beside nnl/.",
+        help="Folder (relative to the course root) of the course utilities shipped in every release.",
     ).tag(config=True)
 
 

@@ -32,7 +32,7 @@ MAX_DIAGNOSTIC_CHARS = 200
 NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 NUMBER_TUPLE = re.compile(r"\(#(?:,\s*#)*,?\)")
 FIRST_SENTENCE_END = re.compile(r"\.\s+(?=[A-Z])")
-# The grader's " (nnl/layers.py:30 in affine_forward: <the student's line>)" after an exception.
+# The grader's " (pkg/layers.py:30 in affine_forward: <the student's line>)" after an exception.
 WHERE = re.compile(r"\s\((?:[\w.-]+/)*[\w.-]+\.py:\d+\b.*\)\s*$")
 TEST_KEYS = {"name": str, "score": (int, float), "max_score": (int, float), "status": str}
 

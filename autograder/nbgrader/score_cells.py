@@ -30,7 +30,7 @@ from autograder.grading.rubric import Rubric
 PREFIX = "score_"
 
 # Where an assignment folder keeps its public checks: ``public_checks/<module>.py`` for each
-# module of its package (``nnl/conv_layers.py`` -> ``public_checks/conv_layers.py``), each check
+# module of its package (``pkg/conv_layers.py`` -> ``public_checks/conv_layers.py``), each check
 # registered with ``@public_check('<function>')``. ``utils/public_checks.py`` reads the same layout.
 CHECKS_FOLDER = "public_checks"
 CHECK_DECORATOR = "public_check"
