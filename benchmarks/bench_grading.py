@@ -1,17 +1,19 @@
-"""Whole-suite grading time: `python -m autograder grade` on three submissions.
+"""Whole-suite grading time: `python -m autograder grade` on three submissions of one homework.
 
-- the reference (`solutions_private/cnn`),
-- a loop-based student submission (the correct alternatives of the suite's own
-  tests: loop convolution and pooling with own batchnorm maths, loop/einsum
-  layers, hand-written optimizers),
+- the reference (`solutions_private/<a>`),
+- a loop-based student submission (the correct alternatives of the kit's own
+  suite tests: for cnn loop convolution and pooling with own batchnorm maths;
+  for both, loop/einsum layers and hand-written optimizers),
 - the blank release (every function raises NotImplementedError).
 
 Each is graded ``--repeat`` times through the real command (a fresh process,
 as a batch run would do); the table gives the median wall time of the whole
 command and the median time the grader itself reports (``execution_time``:
-the hidden suite, sandbox start-up and shutdown included).
+the hidden suite, sandbox start-up and shutdown included). With ``--against
+PATH`` (another checkout of the kit, e.g. a worktree of an older commit) every
+grading is also run with that kit, alternately, and the table gives the ratio.
 
-Usage: python benchmarks/bench_grading.py [--repeat N]
+Usage: python benchmarks/bench_grading.py [--assignment cnn] [--repeat N] [--against PATH]
 """
 from __future__ import annotations
 
@@ -35,43 +37,66 @@ sys.path.insert(0, str(REPO / "tests"))
 from test_suite_conv_layers import LOOPS_AND_OWN_MATH  # noqa: E402
 from test_suite_layers import ALTERNATIVE_LAYERS, ALTERNATIVE_OPTIM  # noqa: E402
 
-from submissions import RELEASE, SOLVED, solved_with  # noqa: E402
+from submissions import solved_with  # noqa: E402
 
 
-def grade_once(submission: Path, out: Path) -> tuple[float, float, float]:
-    """(wall seconds, reported execution_time, score) of one grading."""
+def grade_once(kit: Path, submission: Path, assignment: str, out: Path) -> tuple[float, float, float]:
+    """(wall seconds, reported execution_time, score) of one grading with the kit checked out at ``kit``."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "autograder", "grade", str(submission), "--assignment", "cnn",
-                    "--json", str(out)],
-                   cwd=REPO, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "autograder", "grade", str(submission), "--assignment", assignment,
+                    "--json", str(out)], cwd=kit, check=True, capture_output=True,
+                   env={**os.environ, "PYTHONPATH": str(kit)})
     wall = time.perf_counter() - start
     report = json.loads(out.read_text())
     return wall, report["execution_time"], report["score"]
 
 
+def submissions(tmp: Path, assignment: str) -> list[tuple[str, Path]]:
+    solved, release = REPO / "solutions_private" / assignment, REPO / "release" / assignment
+    alternatives = {"nnl/layers.py": ALTERNATIVE_LAYERS, "nnl/optim.py": ALTERNATIVE_OPTIM}
+    if assignment == "cnn":
+        alternatives["nnl/conv_layers.py"] = LOOPS_AND_OWN_MATH
+    loops = solved_with(tmp / "loops", alternatives, solved=solved)
+    return [("reference (solutions_private)", solved), ("loop-based student", loops), ("blank release", release)]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--assignment", default="cnn", help="which homework (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=5, help="gradings per submission (default: %(default)s)")
+    parser.add_argument("--against", type=Path, help="another checkout of the kit to compare with, in the same run")
     args = parser.parse_args(argv)
+    kits = [("this kit", REPO)] + ([("other kit", args.against.resolve())] if args.against else [])
     with tempfile.TemporaryDirectory() as tmp:
-        loops = solved_with(Path(tmp) / "loops", {"nnl/conv_layers.py": LOOPS_AND_OWN_MATH,
-                                                   "nnl/layers.py": ALTERNATIVE_LAYERS,
-                                                   "nnl/optim.py": ALTERNATIVE_OPTIM})
         rows = []
-        for label, folder in [("reference (solutions_private)", SOLVED), ("loop-based student", loops),
-                              ("blank release", RELEASE)]:
-            runs = [grade_once(folder, Path(tmp) / "out.json") for _ in range(args.repeat)]
-            rows.append((label, statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
-                         runs[0][2]))
+        for label, folder in submissions(Path(tmp), args.assignment):
+            runs = {name: [] for name, _ in kits}
+            for _ in range(args.repeat):  # alternately, so that both see the same machine
+                for name, kit in kits:
+                    runs[name].append(grade_once(kit, folder, args.assignment, Path(tmp) / "out.json"))
+            rows.append((label, {name: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs),
+                                        rs[0][2]) for name, rs in runs.items()}))
     bwrap = shutil.which("bwrap")
-    print(f"Machine: {platform.machine()}, nproc {len(os.sched_getaffinity(0))}, Python {platform.python_version()}, "
-          f"numpy {np.__version__}, sandbox: {'bubblewrap' if bwrap else 'rlimits-only'}; "
-          f"median of {args.repeat} gradings")
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                 platform.processor())
+    print(f"{model}; {platform.machine()}, nproc {len(os.sched_getaffinity(0))}, Python {platform.python_version()}, "
+          f"numpy {np.__version__}, sandbox: {'bubblewrap' if bwrap else 'rlimits-only'}; homework "
+          f"{args.assignment}; median of {args.repeat} gradings" + (f"; other kit: {args.against}" if args.against else ""))
     print()
-    print("| submission | score | whole command (s) | grader's execution_time (s) |")
-    print("| --- | ---: | ---: | ---: |")
-    for label, wall, reported, score in rows:
-        print(f"| {label} | {score:g} | {wall:.2f} | {reported:.2f} |")
+    if args.against:
+        print("| submission | score | this kit: command (s) | execution_time (s) | other kit: command (s) "
+              "| execution_time (s) | other / this (command) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for label, by_kit in rows:
+            (wall, reported, score), (owall, oreported, _) = by_kit["this kit"], by_kit["other kit"]
+            print(f"| {label} | {score:g} | {wall:.2f} | {reported:.2f} | {owall:.2f} | {oreported:.2f} | "
+                  f"{owall / wall:.2f}x |")
+    else:
+        print("| submission | score | whole command (s) | grader's execution_time (s) |")
+        print("| --- | ---: | ---: | ---: |")
+        for label, by_kit in rows:
+            wall, reported, score = by_kit["this kit"]
+            print(f"| {label} | {score:g} | {wall:.2f} | {reported:.2f} |")
     return 0
 
 

@@ -37,9 +37,10 @@ def replace_function(module: Path, name: str, source: str) -> None:
     raise KeyError(f"{module} has no top-level {name}")
 
 
-def solved_with(dest: Path, replacements: dict[str, dict[str, str]]) -> Path:
-    """The solved copy with functions replaced: ``{"nnl/layers.py": {"relu_forward": "def ..."}}``."""
-    copy_of(SOLVED, dest)
+def solved_with(dest: Path, replacements: dict[str, dict[str, str]], solved: Path = SOLVED) -> Path:
+    """The solved copy (cnn's unless ``solved`` says) with functions replaced:
+    ``{"nnl/layers.py": {"relu_forward": "def ..."}}``."""
+    copy_of(solved, dest)
     for module, functions in replacements.items():
         for name, source in functions.items():
             replace_function(dest / module, name, source)

@@ -32,7 +32,7 @@ from autograder.grading.mutations import load_catalogue
 from autograder.grading.reference import load_reference
 from autograder.grading.results import GradingResults, TestResult
 from autograder.grading.rubric import Rubric, RubricError
-from autograder.grading.student import Student
+from autograder.grading.student import Student, raised_in_own_stub
 from autograder.sandbox.sandbox import Limits, Sandbox, SandboxUnavailable
 
 # One student's worker: generous for numpy code at the suites' sizes, short enough that a
@@ -209,6 +209,9 @@ def _own_chain_then_isolated(item, dependencies: tuple[str, ...]) -> None:
     except (GraderError, SandboxUnavailable):
         raise
     except Exception as own_chain:  # the student's chain as submitted is wrong somewhere
+        graded = item.stash[GRADES]
+        if raised_in_own_stub(own_chain, graded, item.funcargs["student"].modules.get(graded, "")):
+            raise  # its own stub: nothing it calls is to blame
         first = _feedback_of(own_chain)
     student, reference = item.funcargs["student"], item.funcargs["ref"]
     missing = [name for name in dependencies if not callable(getattr(reference, name, None))]

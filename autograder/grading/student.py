@@ -34,7 +34,29 @@ def describe(name: str, err: StudentError) -> str:
 
 
 class StudentCodeFailed(AssertionError):
-    """The student's code raised, crashed or timed out; the message is the feedback."""
+    """The student's code raised, crashed or timed out; the message is the feedback.
+
+    Attributes
+    ----------
+    error : StudentError or None
+        What the sandbox reported (None for a failure remembered from an earlier call).
+    """
+
+    def __init__(self, message: str, error: StudentError | None = None):
+        super().__init__(message)
+        self.error = error
+
+
+def raised_in_own_stub(failure: BaseException, graded: str, module: str) -> bool:
+    """Whether ``failure`` is ``graded``'s own unimplemented stub (a NotImplementedError raised in its module,
+    by ``graded`` itself or, for a class, by one of its methods): then no substitute of what it calls helps."""
+    error = getattr(failure, "error", None)
+    if error is None or error.type_name != "NotImplementedError" or not error.traceback:
+        return False
+    where, _, rest = error.traceback[-1].partition(" in ")
+    function = rest.split(":", 1)[0]
+    in_module = where.rsplit(":", 1)[0] == module.replace(".", "/") + ".py"
+    return in_module and (function == graded or graded[:1].isupper())
 
 
 class _Recorder:
@@ -139,7 +161,7 @@ class Student:
             feedback = describe(name, err)
             if err.kind == "timeout":  # not called again: each further call would cost another timeout
                 self._broken[key] = feedback + " (not called again in this grading)"
-            raise StudentCodeFailed(feedback) from None
+            raise StudentCodeFailed(feedback, err) from None
 
     def call(self, name: str, *args, substitute=None, mutated: bool = False, **kwargs):
         """``name(*args, **kwargs)`` in the sandbox; ``substitute`` maps dependency names to reference callables."""
