@@ -145,7 +145,8 @@ def main(argv=None) -> int:
         print(f"Machine: {lscpu_model()}, {platform.machine()}, Python {platform.python_version()}")
         print(f"Class: {args.students} students of {args.assignment} ({blanks} blank), written in {made:.1f} s")
         print(f"similarity: {len(rows)} pairs, {flagged} flagged, page {page / 1e6:.1f} MB")
-        print(f"wall seconds per run: {', '.join(f'{s:.1f}' for s in seconds)}; median {statistics.median(seconds):.1f}")
+        runs = ", ".join(f"{s:.1f}" for s in seconds)
+        print(f"wall seconds per run: {runs}; median {statistics.median(seconds):.1f}")
     return 0
 
 

@@ -26,7 +26,7 @@ import pytest
 from browser import console_errors, full_page_screenshot, headless_chromium
 from submissions import copy_of
 
-from autograder.classwide.similarity import (SimilarityError, graded_modules, read_known, read_submission, similarity,
+from autograder.classwide.similarity import (SimilarityError, graded_modules, read_known, similarity,
                                              top_level_definitions, write_atomically)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -377,7 +377,7 @@ PLANTED = {frozenset(("dana", "eli")), frozenset(("fay", "known:lastyear"))}
 
 def _function(text: str, name: str):
     namespace = {"np": np}
-    exec(compile(top_level_definitions(text)[name], f"<{name}>", "exec"), namespace)
+    exec(compile(top_level_definitions(text)[name], f"<{name}>", "exec"), namespace)  # noqa: S102 (the test's own code)
     return namespace[name]
 
 
@@ -406,3 +406,325 @@ def test_every_version_is_correct(name, version, rng):
         expected, got = reference(*args), mine(*args)
         for e, g in zip(expected[:compared], got[:compared]):
             np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12, err_msg=f"{name} version {version}")
+
+
+# -- the planted class ----------------------------------------------------------------------------
+
+def test_planted_pairs_are_the_top_pairs(planted):
+    """The copied pair and the student who handed in last year's code come first, in either order."""
+    run, _ = planted
+    top = {frozenset((p.a, p.b)) for p in run.pairs[:2]}
+    shown = [(p.a, p.b, round(p.score, 2)) for p in run.pairs[:4]]
+    assert top == PLANTED, f"expected the planted pairs first, got {shown}"
+
+
+def test_planted_pairs_score_well_above_every_independent_pair(planted):
+    """Renamed, reordered and re-commented copies still share nearly all fingerprints; independent
+    correct versions of the same functions share only idioms."""
+    run, _ = planted
+    scores = pair_scores(run)
+    lowest_planted = min(scores[pair] for pair in PLANTED)
+    highest_other = max(score for pair, score in scores.items() if pair not in PLANTED)
+    assert lowest_planted >= 0.9, f"a planted pair scored only {lowest_planted:.2f}"
+    assert highest_other <= 0.25, f"an independent pair scored {highest_other:.2f}"
+    assert {frozenset((p.a, p.b)) for p in run.flagged} == PLANTED
+
+
+def test_blank_releases_are_not_similar(planted):
+    """Two students who hand in the release unchanged share nothing once the release is subtracted."""
+    run, _ = planted
+    for p in run.pairs:
+        if {"gus", "hal"} & {p.a, p.b}:
+            assert p.score == 0 and p.shared == 0, f"{p.a} / {p.b} share {p.shared} fingerprints"
+
+
+def test_copied_pair_names_the_functions_involved(planted):
+    run, _ = planted
+    copied = next(p for p in run.pairs if {p.a, p.b} == {"dana", "eli"})
+    assert set(VERSIONS) <= set(copied.functions), copied.functions
+
+
+def test_code_is_cut_out_without_docstrings_in_the_rubric_order(planted):
+    """Each document holds the graded functions in the rubric's order (eli's reordered modules too)."""
+    run, _ = planted
+    by_name = {d.name: d for d in run.documents}
+    names = [s.name for s in by_name["eli"].segments]
+    assert names == [s.name for s in by_name["ada"].segments]
+    assert names.index("conv_forward_naive") < names.index("affine_forward") < names.index("softmax_loss")
+    softmax = next(s for s in by_name["dana"].segments if s.name == "softmax_loss")
+    assert "Computes the loss and gradient" not in softmax.text and "np.amax" in softmax.text
+
+
+def test_csv_has_every_pair_once_most_similar_first(planted):
+    """8 students: 28 pairs, and 8 student-and-known pairs; scores in [0, 1], sorted, functions listed."""
+    _, out = planted
+    with open(out / "similarity.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {"student_a", "student_b", "score", "functions"} <= set(rows[0])
+    assert len(rows) == 28 + 8
+    assert len({frozenset((r["student_a"], r["student_b"])) for r in rows}) == len(rows)
+    scores = [float(r["score"]) for r in rows]
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+    assert "conv_forward_naive" in rows[0]["functions"] and rows[0]["flagged"] == "yes"
+
+
+def test_worker_processes_give_the_same_pairs(planted, tmp_path):
+    """Reading and tokenizing in two worker processes gives exactly the same scores as in this process."""
+    from autograder.classwide.similarity import find_similar_pairs
+
+    run, _ = planted
+    submissions, known = make_class(tmp_path)
+    pooled = find_similar_pairs(submissions, "cnn", known=known, jobs=2)
+    assert [(p.a, p.b, p.score, p.functions) for p in pooled.pairs] == \
+        [(p.a, p.b, p.score, p.functions) for p in run.pairs]
+
+
+# -- the page ---------------------------------------------------------------------------------------
+
+def test_page_says_it_never_changes_a_score(planted):
+    _, out = planted
+    page = (out / "similarity.html").read_text()
+    assert "This page never changes a score: it flags pairs of submissions for a human to look at." in page
+    assert "<script" not in page.lower() and not re.search(r"(href|src)=\"(https?:|//)", page)
+
+
+def test_page_renders_in_a_browser_with_highlighted_regions(planted):
+    """Headless Chromium: no console error, the histogram loads, both sides of the flagged pairs are highlighted."""
+    from selenium.webdriver.common.by import By
+
+    _, out = planted
+    with headless_chromium() as driver:
+        driver.get((out / "similarity.html").resolve().as_uri())
+        severe = console_errors(driver)
+        assert not severe, f"the browser console reported errors: {severe}"
+        [histogram] = driver.find_elements(By.CSS_SELECTOR, "img[alt='Histogram of pair scores']")
+        assert int(histogram.get_property("naturalWidth")) > 0 and histogram.is_displayed()
+        sections = driver.find_elements(By.CSS_SELECTOR, "section.pair")
+        assert [s.get_attribute("id") for s in sections] == ["pair-1", "pair-2"]
+        for section in sections:
+            for column in (1, 2):
+                marks = section.find_elements(By.CSS_SELECTOR, f"table.side tr td:nth-child({column}) mark.match")
+                assert marks, f"{section.get_attribute('id')}: no highlighted region on side {column}"
+                assert any(m.is_displayed() and m.size["width"] > 0 for m in marks)
+                colour = marks[0].value_of_css_property("background-color")
+                assert colour not in ("rgba(0, 0, 0, 0)", "transparent"), f"highlight without colour: {colour}"
+        text = sections[0].text
+        assert "conv_forward_naive" in text and "dana" in text and "eli" in text
+        full_page_screenshot(driver, "similarity_report.png")
+
+
+def test_hostile_code_and_names_are_escaped(tmp_path):
+    """Code holding HTML, in a flagged pair, reaches the page only escaped."""
+    hostile = "# </pre><script>alert(1)</script><img src=x onerror=alert(2)>"
+    submissions = tmp_path / "class"
+    for student in ("mallory", "trent"):
+        write_student(submissions / student,
+                      {f: hostile + "\n" + textwrap.dedent(VERSIONS[f][0]).strip() for f in VERSIONS})
+    run = similarity(submissions, "cnn", tmp_path / "out", progress=False)
+    page = run.html.read_text()
+    assert run.flagged and "<script>" not in page and "<img src=x" not in page
+    assert html_escaped(hostile) in page
+
+
+def html_escaped(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
+
+
+# -- hostile files ----------------------------------------------------------------------------------
+
+def test_submitted_code_is_never_run(tmp_path):
+    """A module that would write a file when imported, or when a function runs, writes nothing."""
+    sentinel = tmp_path / "ran"
+    submissions = tmp_path / "class"
+    for student in ("a", "b"):
+        folder = write_student(submissions / student, {f: VERSIONS[f][0] for f in VERSIONS})
+        layers = folder / "nnl" / "layers.py"
+        layers.write_text(f"open({str(sentinel)!r}, 'w').write('import')\n" + layers.read_text()
+                          + f"\n\nclass Evil:\n    open({str(sentinel)!r}, 'w').write('class body')\n")
+    run = similarity(submissions, "cnn", tmp_path / "out", progress=False)
+    assert not sentinel.exists(), f"student code ran: {sentinel.read_text()}"
+    assert run.pairs[0].score > 0.9
+
+
+def test_unreadable_files_are_noted_not_fatal(tmp_path):
+    """Symlinks (never followed), binary, non-UTF-8, huge, unparsable and special files: notes on the page."""
+    secret = tmp_path / "secret.py"
+    secret.write_text("def affine_forward(x, w, b):\n    return 'TOP SECRET VALUE'\n")
+    submissions = tmp_path / "class"
+    folders = {name: write_student(submissions / name, {f: VERSIONS[f][0] for f in VERSIONS})
+               for name in ("link", "binary", "latin1", "huge", "broken", "fifo", "linked_dir")}
+    (folders["link"] / "nnl" / "layers.py").unlink()
+    (folders["link"] / "nnl" / "layers.py").symlink_to(secret)
+    (folders["binary"] / "nnl" / "layers.py").write_bytes(b"\x7fELF\0\0\0" * 1000)
+    latin = folders["latin1"] / "nnl" / "layers.py"
+    latin.write_bytes(latin.read_bytes().replace(b"out = None", b"out = None  # r\xe9sum\xe9", 1))
+    huge = folders["huge"] / "nnl" / "conv_layers.py"
+    huge.write_text(huge.read_text() + "\n" + "# padding\n" * 40_000)
+    broken = folders["broken"] / "nnl" / "layers.py"
+    broken.write_text(broken.read_text().replace("def relu_forward(x):", "def relu_forward(x)", 1))
+    fifo = folders["fifo"] / "nnl" / "layers.py"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    real = folders["linked_dir"] / "nnl"
+    real.rename(folders["linked_dir"] / "elsewhere")
+    real.symlink_to(folders["linked_dir"] / "elsewhere")
+    run = similarity(submissions, "cnn", tmp_path / "out", progress=False)
+    notes = {d.name: " | ".join(d.notes) for d in run.documents}
+    assert "symbolic link, not followed" in notes["link"] and "symbolic link" in notes["linked_dir"]
+    assert "binary" in notes["binary"]
+    assert "not UTF-8" in notes["latin1"]
+    assert "larger than 256 KiB" in notes["huge"]
+    assert "does not parse" in notes["broken"] and "compared whole" in notes["broken"]
+    assert "not a regular file" in notes["fifo"]
+    page = run.html.read_text()
+    assert "TOP SECRET VALUE" not in page and "symbolic link, not followed" in page
+    broken_doc = next(d for d in run.documents if d.name == "broken")
+    assert "nnl/layers.py (whole)" in [s.name for s in broken_doc.segments]
+
+
+def test_helpers_a_student_adds_are_compared(tmp_path):
+    """Code moved into a helper of a graded module is cut out and compared too."""
+    submissions = tmp_path / "class"
+    body = textwrap.indent(textwrap.dedent(VERSIONS["softmax_loss"][COPIED]).strip(), "    ")
+    for student, version in (("a", 0), ("b", 1)):
+        folder = write_student(submissions / student, {f: VERSIONS[f][version] for f in VERSIONS})
+        layers = folder / "nnl" / "layers.py"
+        layers.write_text(layers.read_text() + f"\n\ndef _my_softmax(x, y, N):\n{body}\n    return loss, dx\n")
+    run = similarity(submissions, "cnn", tmp_path / "out", progress=False)
+    [pair] = run.pairs
+    assert "_my_softmax (helper)" in pair.functions, pair
+
+
+# -- known sources, other assignments -------------------------------------------------------------
+
+def test_known_folder_holding_an_assignment_is_one_source(tmp_path):
+    """A solved assignment folder given as --known is one source, named after it."""
+    modules = graded_modules("cnn")
+    [document] = read_known(SOLVED, modules)
+    assert document.name == "known:cnn" and {"conv_forward_naive", "ThreeLayerConvNet"} <= {
+        s.name for s in document.segments}
+
+
+def test_known_folder_without_graded_code_is_a_clear_error(tmp_path):
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "unrelated.py").write_text("def main():\n    pass\n")
+    with pytest.raises(SimilarityError, match=r"no Python file under it defines any graded function"):
+        read_known(tmp_path, graded_modules("cnn"))
+
+
+def test_an_assignment_without_release_uses_its_stubbed_source(tmp_path):
+    """fcnet has no release folder yet: its source with the solution regions stubbed is the boilerplate."""
+    from autograder.authoring.solution_regions import PYTHON_STUB, replace_regions
+
+    submissions = tmp_path / "class"
+    for student in ("a", "b"):
+        for path in (REPO / "source" / "fcnet").rglob("*.py"):
+            target = submissions / student / path.relative_to(REPO / "source" / "fcnet")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(replace_regions(path.read_text(), PYTHON_STUB))
+    run = similarity(submissions, "fcnet", tmp_path / "out", progress=False)
+    assert "stubbed" in run.boilerplate_origin
+    assert [p.score for p in run.pairs] == [0.0] and {"TwoLayerNet", "FullyConnectedNet"} <= {
+        s.name for s in run.documents[0].segments}
+
+
+# -- the class report -------------------------------------------------------------------------------
+
+def _results(folder: Path) -> Path:
+    (folder / "results").mkdir(parents=True)
+    test = {"name": "t", "score": 1.0, "max_score": 1.0, "status": "passed", "output": "", "tags": ["sgd"]}
+    (folder / "results" / "ada.json").write_text(json.dumps(
+        {"score": 1.0, "tests": [test], "extra_data": {"student": "ada", "status": "graded"}}))
+    return folder
+
+
+def test_class_report_shows_the_top_pairs_when_similarity_ran_there(planted, tmp_path):
+    from autograder.classwide.report import write_report
+
+    _, out = planted
+    graded = _results(tmp_path / "graded")
+    assert "Code similarity" not in write_report(graded, graded / "report.html").read_text()
+    for name in ("similarity.csv", "similarity.html"):
+        (graded / name).write_bytes((out / name).read_bytes())
+    page = write_report(graded, graded / "report.html").read_text()
+    section = page[page.index("<h2>Code similarity</h2>"):]
+    assert 'href="similarity.html"' in section and "never changes a score" in section
+    first = re.search(r"<tbody><tr><td>(.*?)</td><td>(.*?)</td><td[^>]*>(.*?)</td>", section).groups()
+    assert {first[0], first[1]} in ({"dana", "eli"}, {"fay", "known:lastyear"}) and float(first[2]) > 0.9, first
+
+
+def test_class_report_links_a_similarity_folder_elsewhere(planted, tmp_path):
+    from autograder.classwide.report import ReportError, write_report
+
+    _, out = planted
+    graded = _results(tmp_path / "graded")
+    page = write_report(graded, graded / "report.html", similarity=out).read_text()
+    href = re.search(r'<h2>Code similarity</h2>.*?href="([^"]+)"', page, re.DOTALL).group(1)
+    assert (graded / href).resolve() == (out / "similarity.html").resolve()
+    with pytest.raises(ReportError, match="no similarity.csv"):
+        write_report(graded, graded / "report.html", similarity=tmp_path)
+
+
+# -- the command ------------------------------------------------------------------------------------
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder", "similarity", *args, "--no-progress"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300, check=False,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_cli_refuses_without_an_assignment_when_the_course_has_several(tmp_path):
+    result = run_cli(str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "cnn" in result.stderr and "fcnet" in result.stderr and "--assignment" in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("problem", ["missing", "empty", "known-missing", "out-is-a-file"])
+def test_cli_names_the_bad_folder(tmp_path, problem):
+    submissions = tmp_path / "class"
+    if problem != "missing":
+        submissions.mkdir()
+    if problem in ("known-missing", "out-is-a-file"):
+        copy_of(RELEASE, submissions / "ada")
+    out = tmp_path / "out"
+    if problem == "out-is-a-file":
+        out.write_text("not a folder")
+    extra = ["--known", str(tmp_path / "nowhere")] if problem == "known-missing" else []
+    result = run_cli(str(submissions), "--assignment", "cnn", "--out", str(out), *extra)
+    named = {"missing": submissions, "empty": submissions, "known-missing": tmp_path / "nowhere",
+             "out-is-a-file": out}[problem]
+    assert result.returncode == 2 and str(named) in result.stderr, result.stderr
+    assert not (out.is_dir() and any(out.iterdir()))
+
+
+def test_cli_writes_both_files_atomically(tmp_path):
+    """A rerun replaces both files whole; no temporary file is left beside them."""
+    submissions = tmp_path / "class"
+    for student, version in (("ada", 0), ("ben", 3), ("cleo", 3)):
+        write_student(submissions / student, {f: VERSIONS[f][version] for f in VERSIONS})
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "similarity.csv").write_text("an older run\n")
+    result = run_cli(str(submissions), "--assignment", "cnn", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "ben / cleo" in result.stdout and "flagged" in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["similarity.csv", "similarity.html"]
+    assert (out / "similarity.csv").read_text().startswith("student_a,student_b,")
+    assert oct((out / "similarity.html").stat().st_mode & 0o777) == "0o644"
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path):
+    """write_atomically: when writing fails half-way, the previous file is intact and no temporary file stays."""
+    target = tmp_path / "similarity.csv"
+    target.write_text("the previous run\n")
+
+    def fail(handle):
+        handle.write("half a ")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomically(target, fail)
+    assert target.read_text() == "the previous run\n" and [p.name for p in tmp_path.iterdir()] == [target.name]

@@ -445,7 +445,8 @@ def read_known(root: Path, modules: dict[str, list[str]]) -> list[Document]:
     if not root.is_dir():
         raise SimilarityError(f"{root}: not a folder of known sources")
     graded = [name for names in modules.values() for name in names]
-    defines = re.compile(r"^\s*(?:async\s+def|def|class)\s+(" + "|".join(map(re.escape, graded)) + r")\b", re.M)
+    defines = re.compile(r"^\s*(?:async\s+def|def|class)\s+(" + "|".join(map(re.escape, graded)) + r")\b",
+                         re.MULTILINE)
     if any((root / path).is_file() for path in modules):
         groups = [(root.name, root, True)]
     else:

@@ -151,9 +151,9 @@ def section_flagged(run: SimilarityRun, shown: list[Pair], anchors: dict[tuple[s
     cache: dict = {}
     more = (f" The first {len(shown)} of {len(flagged)} are shown; the rest are in similarity.csv."
             if len(shown) < len(flagged) else "")
-    parts = [f"<h2>Flagged pairs</h2><p>Side by side, function by function: highlighted code is code the other "
-             f"side has too (after normalizing names, strings, comments and whitespace, and leaving out the "
-             f"release's code).{more}</p>"]
+    parts = [(f"<h2>Flagged pairs</h2><p>Side by side, function by function: highlighted code is code the other "
+              f"side has too (after normalizing names, strings, comments and whitespace, and leaving out the "
+              f"release's code).{more}</p>")]
     for rank, p in enumerate(shown, start=1):
         parts.append(f'<section class="pair" id="{anchors[(p.a, p.b)]}"><h3>{rank}. {_e(p.a)} and {_e(p.b)}: '
                      f"score {p.score:.2f}</h3><p>{_percent(p.share_a)} of {_e(p.a)}'s fingerprints are in "
