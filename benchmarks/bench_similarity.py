@@ -19,6 +19,7 @@ import argparse
 import ast
 import csv
 import io
+import os
 import platform
 import random
 import shutil
@@ -133,11 +134,12 @@ def main(argv=None) -> int:
         made = time.perf_counter() - started
         command = [sys.executable, "-m", "autograder", "similarity", str(tmp / "class"), "--assignment",
                    args.assignment, "--out", str(tmp / "out"), "--no-progress"]
-        seconds = []
+        seconds, load = [], [os.getloadavg()[0]]
         for _ in range(args.repeat):
             started = time.perf_counter()
             subprocess.run(command, cwd=REPO, check=True, capture_output=True)
             seconds.append(time.perf_counter() - started)
+            load.append(os.getloadavg()[0])
         with open(tmp / "out" / "similarity.csv", newline="") as handle:
             rows = list(csv.DictReader(handle))
         flagged = sum(row["flagged"] == "yes" for row in rows)
@@ -146,7 +148,9 @@ def main(argv=None) -> int:
         print(f"Class: {args.students} students of {args.assignment} ({blanks} blank), written in {made:.1f} s")
         print(f"similarity: {len(rows)} pairs, {flagged} flagged, page {page / 1e6:.1f} MB")
         runs = ", ".join(f"{s:.1f}" for s in seconds)
-        print(f"wall seconds per run: {runs}; median {statistics.median(seconds):.1f}")
+        print(f"wall seconds per run: {runs}; median {statistics.median(seconds):.1f}; best {min(seconds):.1f}")
+        print(f"1-minute load average before and after each run: {', '.join(f'{x:.1f}' for x in load)} "
+              f"({os.cpu_count()} CPUs)")
     return 0
 
 

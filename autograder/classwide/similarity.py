@@ -431,7 +431,7 @@ def read_known(root: Path, modules: dict[str, list[str]]) -> list[Document]:
     """Known sources (last year's solutions, public repositories) under ``root``, each one document.
 
     Each folder directly under ``root`` is one source (``known:<folder>``), and the ``.py`` files
-    directly in ``root`` one more; where ``root`` itself holds a graded module's path, ``root`` is
+    directly in ``root`` one more (``known:<root>/*.py``); where ``root`` itself holds a graded module's path, ``root`` is
     one source. Any ``.py`` file under a source may define graded functions (first definition in
     path order wins); a file that does not parse but has ``def NAME`` / ``class NAME`` of a graded
     name is compared whole. Helpers are not cut out of known sources.
@@ -453,14 +453,14 @@ def read_known(root: Path, modules: dict[str, list[str]]) -> list[Document]:
         groups = [(entry.name, entry, True) for entry in sorted(root.iterdir())
                   if entry.is_dir() and not entry.is_symlink() and not entry.name.startswith(".")]
         if any(p.is_file() for p in root.glob("*.py")):
-            groups.append((root.name, root, False))
+            groups.append((f"{root.name}/*.py", root, False))
     documents = []
     for name, folder, recursive in groups:
         document = Document(KNOWN_PREFIX + name, "known")
         found: dict[str, Segment] = {}
         paths = _python_files(folder, document.notes, name) if recursive else sorted(folder.glob("*.py"))
         for path in paths:
-            label = f"{name}/{path.relative_to(folder)}"
+            label = f"{folder.name}/{path.relative_to(folder)}"
             text = read_text(path, folder, document.notes, label)
             if text is None or not defines.search(text):
                 continue
