@@ -488,6 +488,16 @@ def test_page_says_it_never_changes_a_score(planted):
     assert "<script" not in page.lower() and not re.search(r"(href|src)=\"(https?:|//)", page)
 
 
+def test_known_source_lines_up_function_by_function(planted):
+    """Last year's cs231n/layers.py and the student's nnl/layers.py meet in one row per graded function."""
+    _, out = planted
+    page = (out / "similarity.html").read_text()
+    known = next(section for section in page.split('<section class="pair"')[1:] if "known:lastyear" in section)
+    assert "not in this submission" not in known
+    for name in VERSIONS:
+        assert known.count(f'<th colspan="2"><code>{name}</code></th>') == 1, name
+
+
 def test_page_renders_in_a_browser_with_highlighted_regions(planted):
     """Headless Chromium: no console error, the histogram loads, both sides of the flagged pairs are highlighted."""
     from selenium.webdriver.common.by import By

@@ -89,11 +89,19 @@ class Segment:
         The file it comes from, relative to the submission (``nnl/layers.py``).
     text : str
         Its source lines, docstrings left out.
+    kind : str
+        ``"graded"``, ``"helper"`` or ``"whole"``.
     """
 
     name: str
     module: str
     text: str
+    kind: str = "graded"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What lines it up with the other side's version: a graded name, else its name and module."""
+        return (self.name, "") if self.kind == "graded" else (self.name, self.module)
 
 
 @dataclass
@@ -317,7 +325,7 @@ def module_segments(text: str, module: str, graded: list[str], provided: set[str
         definitions = top_level_definitions(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
         notes.append(f"{module}: does not parse as Python ({_parse_failure(err)}), compared whole")
-        return [Segment(f"{module} (whole)", module, text.strip())] if text.strip() else []
+        return [Segment(f"{module} (whole)", module, text.strip(), "whole")] if text.strip() else []
     segments = [Segment(name, module, definitions[name]) for name in graded if name in definitions]
     missing = [name for name in graded if name not in definitions]
     if missing and helpers:
@@ -326,7 +334,7 @@ def module_segments(text: str, module: str, graded: list[str], provided: set[str
         extra = sorted(name for name in definitions if name not in graded and name not in provided)
         if len(extra) > MAX_HELPERS:
             notes.append(f"{module}: {len(extra)} other definitions, only the first {MAX_HELPERS} compared")
-        segments += [Segment(f"{name} (helper)", module, definitions[name]) for name in extra[:MAX_HELPERS]]
+        segments += [Segment(f"{name} (helper)", module, definitions[name], "helper") for name in extra[:MAX_HELPERS]]
     return segments
 
 
@@ -431,10 +439,10 @@ def read_known(root: Path, modules: dict[str, list[str]]) -> list[Document]:
     """Known sources (last year's solutions, public repositories) under ``root``, each one document.
 
     Each folder directly under ``root`` is one source (``known:<folder>``), and the ``.py`` files
-    directly in ``root`` one more (``known:<root>/*.py``); where ``root`` itself holds a graded module's path, ``root`` is
-    one source. Any ``.py`` file under a source may define graded functions (first definition in
-    path order wins); a file that does not parse but has ``def NAME`` / ``class NAME`` of a graded
-    name is compared whole. Helpers are not cut out of known sources.
+    directly in ``root`` one more (``known:<root>/*.py``); where ``root`` itself holds a graded
+    module's path, ``root`` is one source. Any ``.py`` file under a source may define graded
+    functions (first definition in path order wins); a file that does not parse but has ``def NAME``
+    / ``class NAME`` of a graded name is compared whole. Helpers are not cut out of known sources.
 
     Raises
     ------
@@ -495,15 +503,23 @@ def normalized(texts: list[str]) -> list[str]:
 
 def prepare_submission(student: str, folder: Path, modules: dict[str, list[str]],
                        provided: dict[str, set[str]]) -> tuple[Document, list[str]]:
-    """:func:`read_submission` and the normalized text of each segment (a worker process's task)."""
-    document = read_submission(student, folder, modules, provided)
-    return document, normalized([s.text for s in document.segments])
+    """:func:`read_submission` and the normalized text of each segment (a worker process's task).
+
+    Whatever goes wrong with one submission becomes a note on it, never a failed report.
+    """
+    try:
+        document = read_submission(student, folder, modules, provided)
+        return document, normalized([s.text for s in document.segments])
+    except Exception as err:  # noqa: BLE001 (hostile input must not stop the class's report)
+        return Document(student, "student", notes=[f"could not be read: {type(err).__name__}: {err}"[:500]]), []
 
 
 def prepare_class(found: list, modules: dict[str, list[str]], provided: dict[str, set[str]], jobs: int = 1,
                   progress: bool = False, desc: str = "similarity") -> list[tuple[Document, list[str]]]:
     """:func:`prepare_submission` for every submission, ``jobs`` at once (in worker processes when > 1)."""
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     from tqdm import tqdm
 
@@ -515,11 +531,15 @@ def prepare_class(found: list, modules: dict[str, list[str]], provided: dict[str
                 prepared.append(prepare_submission(sub.student, sub.folder, modules, provided))
                 bar.update()
             return prepared
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        # spawn, not fork: forking a process that runs threads (tqdm's monitor, a test runner's) is unsafe
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(prepare_submission, sub.student, sub.folder, modules, provided) for sub in found]
             prepared = []
-            for future in futures:
-                prepared.append(future.result())
+            for sub, future in zip(found, futures):
+                try:
+                    prepared.append(future.result())
+                except BrokenProcessPool as err:
+                    raise SimilarityError(f"{sub.folder}: the worker process reading it died ({err})") from None
                 bar.update()
             return prepared
     finally:

@@ -82,17 +82,12 @@ def _highlighted(text: str, slices: np.ndarray) -> str:
 def side_by_side(pair: Pair, a: Document, b: Document, run: SimilarityRun, cache: dict) -> str:
     """One row per segment with shared code (either side), the two versions highlighted."""
     regions_a, regions_b = matching_regions(a, b, run.boilerplate, run.settings, cache)
-    cells: dict[str, list] = {}
-    order: list[str] = []
+    cells: dict[tuple[str, str], list] = {}  # segment key: [a's, b's]
     for side, document, regions in ((0, a, regions_a), (1, b, regions_b)):
         for segment, slices in zip(document.segments, regions):
-            if segment.name not in cells:
-                cells[segment.name] = [None, None]
-                order.append(segment.name)
-            cells[segment.name][side] = (segment, slices)
+            cells.setdefault(segment.key, [None, None])[side] = (segment, slices)
     rows, quiet = [], []
-    for name in order:
-        sides = cells[name]
+    for (name, _), sides in cells.items():
         if not any(side is not None and side[1].shape[-1] for side in sides):
             quiet.append(name)
             continue
