@@ -17,12 +17,13 @@ its fingerprints are the hashes of the k-grams of that token text. The k-grams o
 subtracted from every fingerprint set, so two blank submissions share nothing. Renamed variables,
 reordered functions, rewritten comments and whitespace therefore change no fingerprint.
 
-The steps, in order (:func:`find_similar_pairs`):
+The steps, in order (:func:`find_similar_pairs`, then :func:`similarity` writes):
 
 1. :func:`graded_modules`: which names to cut out of which files, from the rubric.
-2. :func:`boilerplate_hashes`: the release's (else the source's stubbed) fingerprints.
-3. :func:`read_submission` / :func:`read_known`: one :class:`Document` per student and known source.
-4. :func:`fingerprint_documents`: copydetect's fingerprints of every segment.
+2. :func:`boilerplate_texts`: the release's code (else the source's, stubbed) and the provided modules.
+3. :func:`prepare_class` (worker processes for a large class) and :func:`read_known`: one
+   :class:`Document` per student and known source, each segment's normalized text.
+4. :func:`boilerplate_hashes` and :func:`segment_hashes`: copydetect's fingerprints.
 5. :func:`score_pairs`: shared fingerprints of every pair (one sparse product), scores, and the
    functions involved.
 6. :func:`write_pairs_csv` and :func:`autograder.classwide.similarity_page.write_page`.
@@ -45,16 +46,21 @@ import numpy as np
 from autograder.course import release_folder, source_folder, suite_path
 from autograder.paths import REPO_ROOT
 
-# k, copydetect's noise threshold: the shortest run of normalized tokens that counts as shared.
-# Normalized code is dense ("V=V.V(V,-1)" is `out = x.reshape(N, -1)`): a graded function of this
-# homework is 60 to 1,500 characters of it, and independent correct versions share idioms of 10 to
-# 20 (`V=V.V(V,V=1,V=True)` is any `np.max(x, axis=1, keepdims=True)`). 25 (copydetect's default)
-# keeps those idioms from counting while a copied short function still has dozens of k-grams.
+# k, copydetect's noise threshold: the shortest run of normalized code, in characters, that counts as
+# shared. Normalized code is dense ("V=V.V(V,-1)" is `out = x.reshape(N, -1)`, a name is one letter):
+# the solution's graded functions are 36 (relu_forward) to 1,061 (ThreeLayerConvNet) characters of it,
+# template code included, and independent correct versions share idioms of 10 to 20
+# (`V=V.V(V,V=1,V=True)` is any `np.max(x, axis=1, keepdims=True)`). 25, copydetect's default, keeps
+# such idioms from counting alone, while a copied short function still brings every k-gram that
+# spans its body and the template around it. On the planted class of tests/test_similarity.py, k =
+# 15, 20, 25 and 30 all score the planted pairs 0.97 to 1.0, and every independent pair at most 0.16,
+# 0.12, 0.10 and 0.09: the larger k thins the tail of independent pairs, which a class of 500 has
+# 125,000 of.
 NOISE_THRESHOLD = 25
 # copydetect's guarantee threshold, equal to the noise threshold: a window of 1, so every k-gram is
 # a fingerprint. Winnowing with a larger window keeps the smallest hash of each window; its hashes
 # come from Python's per-process `hash`, so the scores would change from one run to the next. Every
-# k-gram is affordable here (one sparse product for the class), and every match of k tokens is found.
+# k-gram is affordable here (one sparse product for the class), and every match of k characters is found.
 GUARANTEE_THRESHOLD = NOISE_THRESHOLD
 # A pair's score is the share of the smaller side's fingerprints that the other side has, but never
 # over fewer than this many: a submission of two common lines is not "100% similar" to everyone.
@@ -514,6 +520,17 @@ def prepare_submission(student: str, folder: Path, modules: dict[str, list[str]]
         return Document(student, "student", notes=[f"could not be read: {type(err).__name__}: {err}"[:500]]), []
 
 
+def _start_method() -> str:
+    """fork while this process runs one thread (fast, and scripts need no ``__main__`` guard), else spawn:
+    forking a process that runs threads (a test runner's, a progress bar's monitor) is unsafe."""
+    import multiprocessing
+    import threading
+
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return "fork"
+    return "spawn"
+
+
 def prepare_class(found: list, modules: dict[str, list[str]], provided: dict[str, set[str]], jobs: int = 1,
                   progress: bool = False, desc: str = "similarity") -> list[tuple[Document, list[str]]]:
     """:func:`prepare_submission` for every submission, ``jobs`` at once (in worker processes when > 1)."""
@@ -523,27 +540,30 @@ def prepare_class(found: list, modules: dict[str, list[str]], provided: dict[str
 
     from tqdm import tqdm
 
-    bar = tqdm(total=len(found), unit="student", disable=not progress, file=sys.stderr, desc=desc)
-    try:
-        if jobs <= 1:
+    def bar():
+        return tqdm(total=len(found), unit="student", disable=not progress, file=sys.stderr, desc=desc)
+
+    if jobs <= 1:
+        with bar() as shown:
             prepared = []
             for sub in found:
                 prepared.append(prepare_submission(sub.student, sub.folder, modules, provided))
-                bar.update()
+                shown.update()
             return prepared
-        # spawn, not fork: forking a process that runs threads (tqdm's monitor, a test runner's) is unsafe
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(prepare_submission, sub.student, sub.folder, modules, provided) for sub in found]
+    context = multiprocessing.get_context(_start_method())
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [pool.submit(prepare_submission, sub.student, sub.folder, modules, provided) for sub in found]
+        with bar() as shown:  # its monitor thread starts after the workers
             prepared = []
             for sub, future in zip(found, futures):
                 try:
                     prepared.append(future.result())
                 except BrokenProcessPool as err:
-                    raise SimilarityError(f"{sub.folder}: the worker process reading it died ({err})") from None
-                bar.update()
+                    raise SimilarityError(f"a worker process reading the submissions died while on {sub.folder} "
+                                          f"({err}); with the spawn start method, a script calling this needs "
+                                          "`if __name__ == '__main__':`") from None
+                shown.update()
             return prepared
-    finally:
-        bar.close()
 
 
 def segment_hashes(normalized_texts: list[str], boilerplate: np.ndarray, settings: Settings) -> list[np.ndarray]:

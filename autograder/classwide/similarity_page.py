@@ -178,7 +178,7 @@ def section_settings(run: SimilarityRun) -> str:
     return (f"<h2>How it was compared</h2><p>copydetect {_e(copydetect_version)}: each graded function (and "
             f"each helper a student added to a graded module) tokenized with pygments, names replaced by one "
             f"letter, strings by one, comments and whitespace dropped; fingerprints are its k-grams of "
-            f"{s.noise_threshold} tokens (noise threshold {s.noise_threshold}, guarantee threshold "
+            f"{s.noise_threshold} characters (noise threshold {s.noise_threshold}, guarantee threshold "
             f"{s.guarantee_threshold}). Boilerplate subtracted: {_e(run.boilerplate_origin)}. A score is over at "
             f"least {s.min_fingerprints} fingerprints, so a nearly blank submission is never similar to "
             f"everyone.</p>")
