@@ -625,16 +625,19 @@ def test_known_folder_without_graded_code_is_a_clear_error(tmp_path):
 
 
 def test_an_assignment_without_release_uses_its_stubbed_source(tmp_path):
-    """fcnet has no release folder yet: its source with the solution regions stubbed is the boilerplate."""
+    """A course with no release folder (fcnet, in a copy of the course): the boilerplate is its source
+    with the solution regions stubbed, so two blank submissions still share nothing."""
     from autograder.authoring.solution_regions import PYTHON_STUB, replace_regions
+    from autograder.course import copy_course
 
+    course = copy_course(tmp_path / "course")
     submissions = tmp_path / "class"
     for student in ("a", "b"):
-        for path in (REPO / "source" / "fcnet").rglob("*.py"):
-            target = submissions / student / path.relative_to(REPO / "source" / "fcnet")
+        for path in (course / "source" / "fcnet").rglob("*.py"):
+            target = submissions / student / path.relative_to(course / "source" / "fcnet")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(replace_regions(path.read_text(), PYTHON_STUB))
-    run = similarity(submissions, "fcnet", tmp_path / "out", progress=False)
+    run = similarity(submissions, "fcnet", tmp_path / "out", progress=False, root=course)
     assert "stubbed" in run.boilerplate_origin
     assert [p.score for p in run.pairs] == [0.0] and {"TwoLayerNet", "FullyConnectedNet"} <= {
         s.name for s in run.documents[0].segments}
@@ -675,6 +678,16 @@ def test_class_report_links_a_similarity_folder_elsewhere(planted, tmp_path):
     assert (graded / href).resolve() == (out / "similarity.html").resolve()
     with pytest.raises(ReportError, match="no similarity.csv"):
         write_report(graded, graded / "report.html", similarity=tmp_path)
+
+
+def test_class_report_says_when_similarity_csv_is_unreadable(tmp_path):
+    """A similarity.csv without the expected columns: the section says so, the report is still written."""
+    from autograder.classwide.report import write_report
+
+    graded = _results(tmp_path / "graded")
+    (graded / "similarity.csv").write_text("name,grade\nada,1\n")
+    page = write_report(graded, graded / "report.html").read_text()
+    assert "<h2>Code similarity</h2>" in page and "lacks the columns student_a, student_b" in page
 
 
 # -- the command ------------------------------------------------------------------------------------

@@ -92,7 +92,7 @@ class Segment:
         The graded function or class (``conv_forward_naive``), a helper (``_pad (helper)``) or
         ``<module> (whole)`` for a module that does not parse.
     module : str
-        The file it comes from, relative to the submission (``nnl/layers.py``).
+        The file it comes from, relative to the submission (``pkg/layers.py``).
     text : str
         Its source lines, docstrings left out.
     kind : str
