@@ -196,6 +196,27 @@ def cmd_sync_score_cells(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_similarity(args: argparse.Namespace) -> int:
+    """Compare the code every student wrote (graded functions, release code subtracted): a CSV of every pair
+    and an HTML page of the most similar ones, side by side. It never changes a score."""
+    from autograder.classwide.similarity import Settings, SimilarityError, similarity
+
+    settings = Settings() if args.threshold is None else Settings(flag_threshold=args.threshold)
+    try:
+        run = similarity(Path(args.submissions), _assignment(args), Path(args.out),
+                         known=args.known and Path(args.known), settings=settings, progress=not args.no_progress)
+    except SimilarityError as err:
+        print(f"similarity: {err}", file=sys.stderr)
+        return 2
+    known = f" and {len(run.known)} known source(s)" if run.known else ""
+    print(f"{len(run.students)} students{known}: {len(run.pairs)} pairs compared, {len(run.flagged)} flagged "
+          f"(score >= {settings.flag_threshold:g}); no score was changed")
+    for pair in run.pairs[:10]:
+        print(f"  {pair.score:5.2f}  {pair.a} / {pair.b}  {', '.join(pair.functions[:6])}")
+    print(f"every pair in {run.csv}, the page for a human in {run.html}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
@@ -293,6 +314,20 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("assignment", nargs="?", help="which assignment (default: the course's only one)")
     sync.add_argument("--check", action="store_true", help="only report; exit 1 when the cells are out of date")
     sync.set_defaults(func=cmd_sync_score_cells)
+
+    similarity = sub.add_parser("similarity", help="a code similarity report of a class (flags pairs for a human; "
+                                "never changes a score)", description=cmd_similarity.__doc__ + " Exit status 0 "
+                                "when the report was written, 2 on bad arguments.")
+    similarity.add_argument("submissions", help="nbgrader's submitted/ folder (STUDENT/ASSIGNMENT/) "
+                            "or a folder of student folders")
+    similarity.add_argument("--assignment", help="which assignment (default: the course's only one)")
+    similarity.add_argument("--out", required=True, help="folder for similarity.csv and similarity.html "
+                            "(the grade-all folder puts a summary in its class report)")
+    similarity.add_argument("--known", metavar="DIR", help="known sources to compare every student with: one "
+                            "folder per source (last year's solutions, public repositories)")
+    similarity.add_argument("--threshold", type=float, help="flag pairs from this score, 0 to 1 (default: 0.5)")
+    similarity.add_argument("--no-progress", action="store_true", help="no progress bar")
+    similarity.set_defaults(func=cmd_similarity)
     return parser
 
 

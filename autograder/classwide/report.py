@@ -16,8 +16,10 @@ import html
 import io
 import json
 import math
+import os
 import re
 import statistics
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from autograder.grading.feedback import KNOWN_MISTAKE
 
 TOP_DIAGNOSTICS = 15
 TOP_SLOWEST = 10
+TOP_SIMILAR = 10
 MAX_DIAGNOSTIC_CHARS = 200
 # A number not glued to a name: "1.0e+00", "120", "0.7" (but not the 1 of "W1").
 NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
@@ -415,7 +418,26 @@ def section_students(results: list[StudentResult], order: list[str]) -> str:
         numeric={1, 2, 4}, row_classes=classes)
 
 
-def render_report(results: list[StudentResult], title: str, rubric: Path | None = None) -> str:
+def section_similarity(folder: Path, page: Path) -> str:
+    """Optional section: the most similar pairs of a ``similarity`` run in ``folder``, linked to its page."""
+    from autograder.classwide.similarity import SimilarityError, read_pairs_csv
+
+    try:
+        rows = read_pairs_csv(folder / "similarity.csv")
+    except SimilarityError as err:
+        return f"<h2>Code similarity</h2><p>{_e(err)}</p>"
+    href = urllib.parse.quote(os.path.relpath(folder / "similarity.html", page.parent))
+    flagged = sum(row["flagged"] == "yes" for row in rows)
+    table = _table(["A", "B", "score", "functions", ""], [
+        [_e(r["student_a"]), _e(r["student_b"]), _e(r["score"]), _e(r["functions"] or "-"),
+         "<strong>flagged</strong>" if r["flagged"] == "yes" else ""] for r in rows[:TOP_SIMILAR]], numeric={2})
+    return (f"<h2>Code similarity</h2><p>The {min(len(rows), TOP_SIMILAR)} most similar of {len(rows)} pairs, "
+            f"{flagged} flagged. It never changes a score: it flags pairs for a human to look at, side by side in "
+            f'<a href="{_e(href)}">similarity.html</a>.</p>' + table)
+
+
+def render_report(results: list[StudentResult], title: str, rubric: Path | None = None,
+                  similarity: str = "") -> str:
     """The whole HTML page for ``results``.
 
     Parameters
@@ -425,6 +447,8 @@ def render_report(results: list[StudentResult], title: str, rubric: Path | None 
         Shown as the page's title (escaped).
     rubric : Path, optional
         A ``rubric.toml`` whose order the functions follow.
+    similarity : str
+        The similarity section (:func:`section_similarity`), shown last; none when empty.
 
     Returns
     -------
@@ -434,15 +458,16 @@ def render_report(results: list[StudentResult], title: str, rubric: Path | None 
     graded = sum(r.graded for r in results)
     sections = [section_scores(results), section_pass_rates(pass_rates(results, order)),
                 section_diagnostics(common_diagnostics(results, order), graded),
-                section_slowest(results), section_students(results, order)]
+                section_slowest(results), section_students(results, order), similarity]
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f'<link rel="icon" href="data:,"><title>{_e(title)}</title><style>{STYLE}</style></head>\n'
             f"<body><h1>{_e(title)}</h1><p>{len(results)} results file(s): {graded} graded, "
-            f"{len(results) - graded} could not be graded.</p>\n" + "\n".join(sections) + "\n</body></html>\n")
+            f"{len(results) - graded} could not be graded.</p>\n" + "\n".join(s for s in sections if s)
+            + "\n</body></html>\n")
 
 
-def write_report(results_dir: Path, out: Path, rubric: Path | None = None) -> Path:
+def write_report(results_dir: Path, out: Path, rubric: Path | None = None, similarity: Path | None = None) -> Path:
     """Write the class report of ``results_dir/results/*.json`` as one self-contained HTML page.
 
     Parameters
@@ -453,6 +478,9 @@ def write_report(results_dir: Path, out: Path, rubric: Path | None = None) -> Pa
         Where to write the page (``results_dir/report.html`` by convention); its folder is created.
     rubric : Path, optional
         A ``rubric.toml``: functions are listed in its order (else in the order tests first appear).
+    similarity : Path, optional
+        The ``--out`` folder of ``python -m autograder similarity``; by default ``results_dir`` when it
+        holds a ``similarity.csv``. Its most similar pairs are shown, linked to its ``similarity.html``.
 
     Returns
     -------
@@ -462,11 +490,18 @@ def write_report(results_dir: Path, out: Path, rubric: Path | None = None) -> Pa
     Raises
     ------
     ReportError
-        When ``results_dir`` has no ``results/`` folder, no results, or a file that is not valid results.
+        When ``results_dir`` has no ``results/`` folder, no results, or a file that is not valid results,
+        or ``similarity`` has no ``similarity.csv``.
     """
     results = read_results(results_dir)
     out = Path(out)
+    if similarity is not None and not (Path(similarity) / "similarity.csv").is_file():
+        raise ReportError(f"{similarity}: no similarity.csv (run `python -m autograder similarity SUBMISSIONS "
+                          f"--out {similarity}` first)")
+    if similarity is None and (Path(results_dir) / "similarity.csv").is_file():
+        similarity = Path(results_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(results, f"Class report: {Path(results_dir).resolve().name}", rubric),
+    section = section_similarity(Path(similarity), out) if similarity is not None else ""
+    out.write_text(render_report(results, f"Class report: {Path(results_dir).resolve().name}", rubric, section),
                    encoding="utf-8")
     return out
