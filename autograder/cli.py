@@ -131,7 +131,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     folder = Path(args.directory)
     out = Path(args.out) if args.out else folder / "report.html"
     try:
-        write_report(folder, out, rubric=suite_folder(_assignment(args)) / "rubric.toml")
+        write_report(folder, out, rubric=suite_folder(_assignment(args)) / "rubric.toml",
+                     similarity=args.similarity and Path(args.similarity))
     except (ReportError, GradingError) as err:
         print(f"report: {err}", file=sys.stderr)
         return 2
@@ -287,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--assignment", help="which assignment's rubric orders the functions "
                         "(default: the course's only one)")
     report.add_argument("--out", help="where to write the page (default: DIRECTORY/report.html)")
+    report.add_argument("--similarity", metavar="DIR", help="the --out folder of `similarity` (default: its "
+                        "results in DIRECTORY, if any)")
     report.set_defaults(func=cmd_report)
 
     gradescope = sub.add_parser("gradescope", help="build a Gradescope autograder zip from the hidden suites",

@@ -680,6 +680,16 @@ def test_class_report_links_a_similarity_folder_elsewhere(planted, tmp_path):
         write_report(graded, graded / "report.html", similarity=tmp_path)
 
 
+def test_report_command_takes_a_similarity_folder(planted, tmp_path):
+    """``python -m autograder report DIR --similarity OTHER`` links the similarity page of another folder."""
+    _, out = planted
+    graded = _results(tmp_path / "graded")
+    done = subprocess.run([sys.executable, "-m", "autograder", "report", str(graded), "--assignment", "cnn",
+                           "--similarity", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "<h2>Code similarity</h2>" in (graded / "report.html").read_text()
+
+
 def test_class_report_says_when_similarity_csv_is_unreadable(tmp_path):
     """A similarity.csv without the expected columns: the section says so, the report is still written."""
     from autograder.classwide.report import write_report
