@@ -1,11 +1,13 @@
 """``python -m autograder demo``: this course's main demo, end to end on the ordinary nbgrader commands.
 
-A scratch copy of the course; the release and private solutions generated;
-a small CIFAR-10-format data set; the solved notebooks run in a kernel; then
-four students (the solved copy, the blank release, the seed's broken code, one
-catalogued mistake) through release, fetch, submit, collect, autograde,
-feedback and export, and a score table. This script is the course's own (it
-names the homework it demonstrates); the kit's commands name none.
+A scratch copy of the course; the releases and private solutions of both
+homeworks generated; a small CIFAR-10-format data set; the solved notebooks run
+in a kernel; then five students (the solved copy, the blank release, the seed's
+broken code, and two with one catalogued mistake each) through release, fetch,
+submit, collect, autograde, feedback for each homework in turn, both into one
+gradebook, and a score table per homework from one `nbgrader export`. This
+script is the course's own (it names the homeworks it demonstrates); the kit's
+commands name none.
 """
 from __future__ import annotations
 
@@ -18,7 +20,11 @@ from pathlib import Path
 from autograder.course import copy_course
 from autograder.paths import REPO_ROOT
 
-ASSIGNMENT = "cnn"  # the homework the demo takes its students through
+# The homeworks the demo takes its students through, in term order; each student's mistakes by name.
+HOMEWORKS = {
+    "fcnet": {"dave": "fcn_batchnorm_after_relu", "erin": "softmax_loss_summed"},
+    "cnn": {"dave": "spatial_bn_no_transpose", "erin": "pool_ignores_stride"},
+}
 SEED_SUBMISSION = REPO_ROOT / "examples" / "seed_submission"
 
 
@@ -27,7 +33,7 @@ def _say(message: str) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """Generate the release and solutions, run the solved notebooks, then take four students through nbgrader."""
+    """Generate both homeworks, run their solved notebooks, then take five students through nbgrader for each."""
     from autograder.authoring.checked_release import ReleaseRefused, generate_checked_release
     from autograder.demo.fake_cifar import write_fake_cifar10
 
@@ -37,32 +43,39 @@ def run_demo(args: argparse.Namespace) -> int:
     course = copy_course(work / "course")
     _say(f"[1/5] course copied to {course}")
 
-    try:
-        checked = generate_checked_release(course, ASSIGNMENT)
-    except ReleaseRefused as err:
-        _say(str(err))
-        return 1
-    release, solved = checked.release, course / "solutions_private" / ASSIGNMENT
-    _say(f"[2/5] nbgrader generate_assignment {ASSIGNMENT}: release/{ASSIGNMENT} has {checked.stubs} stubs in "
-         f"nnl/, no solution line leaked; solutions_private/{ASSIGNMENT} written")
+    for assignment in HOMEWORKS:
+        try:
+            checked = generate_checked_release(course, assignment)
+        except ReleaseRefused as err:
+            _say(str(err))
+            return 1
+        _say(f"[2/5] nbgrader generate_assignment {assignment}: release/{assignment} has {checked.stubs} stubs in "
+             f"nnl/, no solution line leaked; solutions_private/{assignment} written")
 
-    data_root = work / "data"
-    cifar = write_fake_cifar10(data_root, images_per_batch=args.images_per_batch, test_images=args.images_per_batch)
+    cifar = write_fake_cifar10(work / "data", images_per_batch=args.images_per_batch,
+                               test_images=args.images_per_batch)
     _say(f"[3/5] CIFAR-10-format data set written to {cifar} (a small generated one: this machine cannot "
          "download the real one; on a connected machine run `python utils/download_cifar10.py`)")
 
+    notebook_failures = 0
     if args.skip_notebooks:
         _say("[4/5] solved notebooks not run (--skip-notebooks)")
-        notebook_failures = 0
     else:
         _say("[4/5] running the solved notebooks top to bottom in a Jupyter kernel:")
-        notebook_failures = _run_solved_notebooks(solved, cifar, args.show_checks)
+        for assignment in HOMEWORKS:
+            notebook_failures += _run_solved_notebooks(course / "solutions_private" / assignment, cifar,
+                                                       args.show_checks)
 
     _say("")
-    submissions = _demo_submissions(work / "submissions", release, solved)
-    _say(f"[5/5] the class through nbgrader: release_assignment, fetch and submit for {len(submissions)} "
-         "students, collect, autograde (the hidden suite, sandboxed), generate_feedback, export:")
-    class_ok = _grade_class_through_nbgrader(course, work, submissions)
+    class_ok = True
+    for assignment, mistakes in HOMEWORKS.items():
+        submissions = _demo_submissions(work / "submissions" / assignment, course, assignment, mistakes)
+        _say(f"[5/5] {assignment}: the class through nbgrader: release_assignment, fetch and submit for "
+             f"{len(submissions)} students, collect, autograde (the hidden suite, sandboxed), generate_feedback, "
+             "export:")
+        class_ok &= _grade_class_through_nbgrader(course, work, assignment, submissions)
+    _say(f"  gradebook: {course / 'gradebook.db'} (both homeworks); grades.csv, feedback/ and autograded/ in {course}")
+    _say("  (the maximum includes the inline questions, which TAs grade by hand in formgrader)")
     return 0 if class_ok and not notebook_failures else 1
 
 
@@ -91,22 +104,23 @@ def _run_solved_notebooks(solved: Path, cifar: Path, show_checks: int) -> int:
     return failures
 
 
-def _grade_class_through_nbgrader(course: Path, work: Path, submissions: dict[str, tuple[Path, str]]) -> bool:
+def _grade_class_through_nbgrader(course: Path, work: Path, assignment: str,
+                                  submissions: dict[str, tuple[Path, str]]) -> bool:
     """Release, hand in, collect, autograde, feedback, export; print the score table. True when all were graded."""
     from autograder.grading.feedback import blocks_of
     from autograder.nbgrader.course_flow import CourseFlow, NbgraderFailed
     from autograder.nbgrader.score_cells import read_score_reports
 
-    flow = CourseFlow(course, work / "exchange", work / "homes", ASSIGNMENT)
+    flow = CourseFlow(course, work / "exchange", work / "homes", assignment)
     try:
-        flow.nbgrader("release_assignment", ASSIGNMENT)
+        flow.nbgrader("release_assignment", assignment)
         for student, (folder, _) in submissions.items():
             flow.hand_in(student, folder)
-        flow.nbgrader("collect", ASSIGNMENT)
+        flow.nbgrader("collect", assignment)
         started = time.monotonic()
-        flow.nbgrader("autograde", ASSIGNMENT)
+        flow.nbgrader("autograde", assignment)
         autograde_seconds = time.monotonic() - started
-        flow.nbgrader("generate_feedback", ASSIGNMENT)
+        flow.nbgrader("generate_feedback", assignment)
         rows = flow.export()
     except NbgraderFailed as err:
         _say(str(err))
@@ -126,8 +140,6 @@ def _grade_class_through_nbgrader(course: Path, work: Path, submissions: dict[st
         score = f"{float(row['score']):.2f} / {float(row['max_score']):g}" if row else "NOT GRADED"
         _say(f"  {student:8} {score:>13}  {worst}")
         _say(f"  {'':8} ({story})")
-    _say(f"  gradebook: {course / 'gradebook.db'}; grades.csv, feedback/ and autograded/ in {course}")
-    _say("  (the maximum includes the inline questions, which TAs grade by hand in formgrader)")
     return all(student in rows for student in submissions)
 
 
@@ -137,19 +149,23 @@ def _headline(text: str, width: int = 110) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _demo_submissions(root: Path, release: Path, solved: Path) -> dict[str, tuple[Path, str]]:
-    """A few students' assignment folders, as nbgrader would collect them."""
+def _demo_submissions(root: Path, course: Path, assignment: str, mistakes: dict[str, str]) -> dict[str, tuple[Path, str]]:
+    """Five students' assignment folders, as nbgrader would collect them."""
     from autograder.grading.grade import suite_folder
     from autograder.grading.mutations import load_catalogue, write_mutant
 
+    release, solved = course / "release" / assignment, course / "solutions_private" / assignment
     root.mkdir(parents=True)
     made = {"alice": (solved, "everything right (the private solutions)"),
             "bob": (release, "handed in the blank release")}
     carol = root / "carol"
     shutil.copytree(release, carol)
-    for module in sorted(SEED_SUBMISSION.glob("*.py")):  # the seed's student code, as nnl/<module>
-        shutil.copy(module, carol / "nnl" / module.name)
-    made["carol"] = (carol, "the seed's broken student code")
-    mistake = {m.name: m for m in load_catalogue(suite_folder(ASSIGNMENT))}["spatial_bn_no_transpose"]
-    made["dave"] = (write_mutant(solved, mistake, root / "dave"), f"all right but one mistake: {mistake.mistake}")
+    seeded = [module.name for module in sorted(SEED_SUBMISSION.glob("*.py")) if (carol / "nnl" / module.name).exists()]
+    for name in seeded:  # the seed's student code, as nnl/<module>, where this homework has that module
+        shutil.copy(SEED_SUBMISSION / name, carol / "nnl" / name)
+    made["carol"] = (carol, f"the seed's broken student code ({', '.join(seeded)})")
+    catalogue = {m.name: m for m in load_catalogue(suite_folder(assignment))}
+    for student, name in mistakes.items():
+        made[student] = (write_mutant(solved, catalogue[name], root / student),
+                         f"all right but one mistake: {catalogue[name].mistake}")
     return made
