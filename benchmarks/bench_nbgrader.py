@@ -5,7 +5,10 @@ catalogued mistakes, in turn) is graded three ways, each on its own fresh
 copy of the generated course:
 
 - ``nbgrader autograde cnn`` with the kit (the hidden suite in the sandbox,
-  notebooks not executed): what a TA runs;
+  notebooks not executed): what a TA runs, with its default parallelism (the
+  CPU count) and with ``--KitAutograde.jobs=1`` (one submission after another);
+- ``python -m autograder grade-all`` on the same submission folders (the class
+  command, the same parallelism);
 - ``python -m autograder grade`` on each submission folder, one after another;
 - plain ``nbgrader autograde cnn`` without the kit, executing every notebook
   in a kernel (nbgrader's own way; the score cells then fail, so its grades
@@ -89,6 +92,12 @@ def main(argv=None) -> int:
 
         kit = fresh_course(tmp, "kit", folders)
         rows.append(("nbgrader autograde, with the kit", timed(lambda: kit.nbgrader("autograde", "cnn"))))
+        serial = fresh_course(tmp, "serial", folders)
+        rows.append(("nbgrader autograde, with the kit, --KitAutograde.jobs=1",
+                     timed(lambda: serial.nbgrader("autograde", "cnn", "--KitAutograde.jobs=1"))))
+        rows.append(("python -m autograder grade-all", timed(lambda: subprocess.run(
+            [sys.executable, "-m", "autograder", "grade-all", str(tmp / "class"), "--assignment", "cnn", "--out",
+             str(tmp / "grade-all"), "--no-progress"], cwd=REPO, check=True, capture_output=True))))
 
         def grade_each():
             for student, folder in folders.items():
@@ -100,11 +109,16 @@ def main(argv=None) -> int:
         rows.append(("plain nbgrader autograde (executes the notebooks)",
                      timed(lambda: plain.nbgrader("autograde", "cnn"))))
 
-    print(f"{args.students} submissions; {platform.machine()}, {sys.version.split()[0]}")
-    print("| how | whole class (s) | per submission (s) | submissions per minute |")
-    print("| --- | ---: | ---: | ---: |")
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                 platform.processor())
+    grade_all = dict(rows)["python -m autograder grade-all"]
+    print(f"{args.students} submissions; {model}, {platform.machine()}, nproc {os.cpu_count()}, "
+          f"{sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}")
+    print("| how | whole class (s) | per submission (s) | submissions per minute | / grade-all |")
+    print("| --- | ---: | ---: | ---: | ---: |")
     for label, seconds in rows:
-        print(f"| {label} | {seconds:.1f} | {seconds / args.students:.2f} | {60 * args.students / seconds:.1f} |")
+        print(f"| {label} | {seconds:.1f} | {seconds / args.students:.2f} | {60 * args.students / seconds:.1f} "
+              f"| {seconds / grade_all:.2f}x |")
     return 0
 
 
