@@ -26,6 +26,7 @@ PyTorch is a benchmark-only reference (`pip install .[bench]`); without it the
 PyTorch columns say "n/a".
 """
 import argparse
+import importlib.util
 import os
 import platform
 import statistics
@@ -94,11 +95,14 @@ class NumpyLayer:
         out, self.cache = self.call_forward()
         self.dout = np.ones_like(out)
 
+    def call_backward(self):
+        return self.backward(self.dout, self.cache)
+
     def forward_seconds(self):
         return seconds(self.call_forward)
 
     def backward_seconds(self):
-        return seconds(lambda: self.backward(self.dout, self.cache))
+        return seconds(self.call_backward)
 
 
 class TorchLayer:
@@ -150,7 +154,7 @@ def matmul_ceiling(repeat):
         a = rng.standard_normal((m, k), dtype=np.float32)
         b = rng.standard_normal((k, n), dtype=np.float32)
         a @ b
-        ceilings[name] = 2 * m * k * n / median_seconds(lambda: a @ b, repeat) / 1e9
+        ceilings[name] = 2 * m * k * n / median_seconds(lambda a=a, b=b: a @ b, repeat) / 1e9
     return ceilings
 
 
@@ -182,7 +186,7 @@ def numpy_blas():
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         return f"{blas['name']} {blas['version']}"
-    except Exception:  # the layout of numpy's build information is not a stable API
+    except (KeyError, TypeError, AttributeError):  # numpy's build information is not a stable API
         return "unknown BLAS"
 
 
@@ -211,18 +215,39 @@ def gflops(flops, value):
     return "-" if flops is None or value is None else f"{flops / value / 1e9:.0f}"
 
 
+def pass_seconds(columns, column, index):
+    """Seconds of pass `index` (0 forward, 1 backward, 2 both) in a column, None where it was not timed."""
+    forward, backward = columns.get(column, (None, None))
+    if forward is None:
+        return None
+    return forward + backward if index == 2 else (forward, backward)[index]
+
+
+def load_baseline(path):
+    """The four fast functions of another fast_layers.py (an older version, say), loaded from its file."""
+    spec = importlib.util.spec_from_file_location("baseline_fast_layers", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {"conv": (module.conv_forward_fast, module.conv_backward_fast),
+            "max pool": (module.max_pool_forward_fast, module.max_pool_backward_fast)}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5,
-                        help="timed runs per fast and PyTorch entry; the median is reported")
+                        help="timed runs per fast, baseline and PyTorch entry; the median is reported")
     parser.add_argument("--naive-repeat", type=int, default=3,
                         help="timed runs per naive entry (the naive layers take seconds)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                         help="array dtype (the CNN notebook's network is float32)")
     parser.add_argument("--threads", type=int, default=THREADS,
                         help="threads for numpy's BLAS and for PyTorch (default: every core this process may use)")
+    parser.add_argument("--baseline", type=Path, metavar="FAST_LAYERS_PY",
+                        help="another fast_layers.py to time in the same rounds, as a 'baseline' column "
+                             "(e.g. `git show HEAD~1:source/cnn/nnl/fast_layers.py > /tmp/old_fast_layers.py`)")
     args = parser.parse_args(argv)
     dtype = np.dtype(args.dtype)
+    baseline = load_baseline(args.baseline) if args.baseline is not None else None
     load_before = load_average()
 
     rng = np.random.default_rng(231)
@@ -241,40 +266,45 @@ def main(argv=None):
                      (pool_in,), POOL_PARAM,
                      lambda t: torch_functional.max_pool2d(t, kernel_size=2, stride=2)),
     }
-    results = {}
+    results = {}  # layer -> {column: (forward seconds, backward seconds)}
     for name, (naive_pair, fast_pair, inputs, param, torch_forward) in layers.items():
         naive = NumpyLayer(*naive_pair, inputs, param)
-        naive_times = (median_seconds(naive.call_forward, args.naive_repeat),
-                       median_seconds(lambda: naive.backward(naive.dout, naive.cache), args.naive_repeat))
-        timed = [NumpyLayer(*fast_pair, inputs, param)]
+        columns = {"naive": (median_seconds(naive.call_forward, args.naive_repeat),
+                             median_seconds(naive.call_backward, args.naive_repeat))}
+        timed = {"fast": NumpyLayer(*fast_pair, inputs, param)}
+        if baseline is not None:
+            timed["baseline"] = NumpyLayer(*baseline[name], inputs, param)
         if torch is not None:
-            timed.append(TorchLayer(torch_forward, inputs))
-        medians = alternating_medians(timed, args.repeat)
-        results[name] = (naive_times, medians[0], medians[1] if torch is not None else (None, None))
+            timed["PyTorch"] = TorchLayer(torch_forward, inputs)
+        columns.update(zip(timed, alternating_medians(list(timed.values()), args.repeat)))
+        results[name] = columns
     ceilings = matmul_ceiling(args.repeat)
 
     print(machine_line())
     print(f"Sizes: x ({N}, {C}, {H}, {W}), w ({F}, {C}, {FILTER_SIZE}, {FILTER_SIZE}), pad {pad}; pool 2x2 stride 2 "
           f"on the ReLU of the conv output; {dtype}; median of {args.repeat} alternating rounds "
           f"(naive: {args.naive_repeat} runs); times in ms")
+    if baseline is not None:
+        print(f"baseline: {args.baseline}")
     print(f"Load average (1, 5, 15 min) before: {load_before}; after: {load_average()}")
     print(f"Fast vs naive conv forward, largest relative difference: {largest_disagreement(dtype):.1e}")
     print()
-    print("| layer | pass | naive (ms) | fast (ms) | PyTorch CPU (ms) | naive / fast | fast / PyTorch "
-          "| fast GFLOP/s | PyTorch GFLOP/s |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    names = ["naive"] + (["baseline"] if baseline is not None else []) + ["fast", "PyTorch"]
+    ratios = [("naive", "fast")] + ([("baseline", "fast")] if baseline is not None else []) + [("fast", "PyTorch")]
+    header = ([f"{'PyTorch CPU' if n == 'PyTorch' else n} (ms)" for n in names] + [f"{a} / {b}" for a, b in ratios]
+              + ["fast GFLOP/s", "PyTorch GFLOP/s"])
+    print("| layer | pass | " + " | ".join(header) + " |")
+    print("| --- | --- |" + " ---: |" * len(header))
     verdicts = []
-    for name, (naive, fast, reference) in results.items():
-        flops = (CONV_FORWARD_FLOPS, 2 * CONV_FORWARD_FLOPS) if name == "conv" else (None, None)
-        both = [None if pair[0] is None else pair[0] + pair[1] for pair in (naive, fast, reference)]
-        passes = [("forward", naive[0], fast[0], reference[0], flops[0]),
-                  ("backward", naive[1], fast[1], reference[1], flops[1]),
-                  ("forward + backward", both[0], both[1], both[2], None if flops[0] is None else sum(flops))]
-        for direction, slow, quick, ref, count in passes:
-            print(f"| {name} | {direction} | {ms(slow)} | {ms(quick)} | {ms(ref)} | {times(slow, quick)} "
-                  f"| {times(quick, ref)} | {gflops(count, quick)} | {gflops(count, ref)} |")
-        if both[2] is not None:
-            ratio = both[1] / both[2]
+    for name, columns in results.items():
+        flops = (CONV_FORWARD_FLOPS, 2 * CONV_FORWARD_FLOPS, 3 * CONV_FORWARD_FLOPS) if name == "conv" else (None,) * 3
+        for index, direction in enumerate(("forward", "backward", "forward + backward")):
+            row = {column: pass_seconds(columns, column, index) for column in names}
+            cells = ([ms(row[n]) for n in names] + [times(row[a], row[b]) for a, b in ratios]
+                     + [gflops(flops[index], row["fast"]), gflops(flops[index], row["PyTorch"])])
+            print(f"| {name} | {direction} | " + " | ".join(cells) + " |")
+        if "PyTorch" in columns:
+            ratio = sum(columns["fast"]) / sum(columns["PyTorch"])
             verdict = "met" if ratio <= TARGETS[name] else "NOT met"
             verdicts.append(f"{name} forward + backward: {ratio:.2f}x PyTorch (target at most {TARGETS[name]}x): "
                             f"{verdict}")

@@ -36,9 +36,11 @@ library starts.
 PyTorch is a benchmark-only reference (`pip install .[bench]`).
 """
 import argparse
+import cProfile
 import json
 import os
 import platform
+import pstats
 import statistics
 import subprocess
 import sys
@@ -195,6 +197,28 @@ def torch_epoch(data, dtype):
     return elapsed, f"W1 {model.W1.dtype}, val acc {val_acc:.3f}"
 
 
+# where an epoch's time goes: the functions whose cumulative time the breakdown reports
+BREAKDOWN = {
+    "conv (fast_layers)": ("fast_layers.py", ("conv_forward_fast", "conv_backward_fast")),
+    "max pool (fast_layers)": ("fast_layers.py", ("max_pool_forward_fast", "max_pool_backward_fast")),
+    "Adam (optim.py)": ("optim.py", ("adam",)),
+}
+
+
+def epoch_breakdown(data):
+    """One more Solver epoch under cProfile: its seconds and the seconds spent in each BREAKDOWN entry."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    elapsed, _ = solver_epoch(data)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # {(file, line, function): (calls, primitive calls, own, cumulative, ...)}
+    spent = {}
+    for part, (filename, functions) in BREAKDOWN.items():
+        spent[part] = sum(entry[3] for (file, _, function), entry in stats.items()
+                          if file.endswith(filename) and function in functions)
+    return elapsed, spent
+
+
 def cpu_model():
     """The CPU's model name as `lscpu` gives it."""
     try:
@@ -217,6 +241,8 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the median epoch is reported")
     parser.add_argument("--threads", type=int, default=THREADS,
                         help="threads for numpy's BLAS and for PyTorch (default: every core this process may use)")
+    parser.add_argument("--no-breakdown", action="store_true",
+                        help="skip the two extra Solver epochs under cProfile that say where the time goes")
     args = parser.parse_args(argv)
     if torch is None:
         sys.exit("PyTorch is not installed: pip install torch==2.13.0 (benchmark-only)")
@@ -240,6 +266,8 @@ def main(argv=None):
             elapsed, notes[name] = run()
             epochs[name].append(elapsed)
     median = {name: statistics.median(times) for name, times in epochs.items()}
+    numpy_variants = {name: numpy_data for name, numpy_data in zip(variants, (data, data32))}
+    breakdowns = {} if args.no_breakdown else {name: epoch_breakdown(d) for name, d in numpy_variants.items()}
 
     iterations = max(args.images // SOLVER_SETTINGS["batch_size"], 1)
     print(f"Machine: {cpu_model()} ({platform.machine()}), {len(os.sched_getaffinity(0))} cores (nproc); "
@@ -258,8 +286,18 @@ def main(argv=None):
     for name, seconds in median.items():
         print(f"| {name} | {seconds:.2f} | {seconds / iterations * 1000:.0f} | {seconds / torch32:.2f}x "
               f"| {seconds / torch64:.2f}x | {notes[name]} |")
+    if breakdowns:
+        print()
+        print("Where a Solver epoch goes (one more epoch each, under cProfile, which adds a little):")
+        print()
+        print("| how | epoch (s) | " + " | ".join(BREAKDOWN) + " | everything else |")
+        print("| --- | ---: |" + " ---: |" * (len(BREAKDOWN) + 1))
+        for name, (seconds, spent) in breakdowns.items():
+            parts = [f"{spent[part]:.2f} s ({spent[part] / seconds:.0%})" for part in BREAKDOWN]
+            rest = seconds - sum(spent.values())
+            print(f"| {name} | {seconds:.2f} | " + " | ".join(parts) + f" | {rest:.2f} s ({rest / seconds:.0%}) |")
     print()
-    for name in list(variants)[:2]:
+    for name in numpy_variants:
         ratio = median[name] / torch32
         print(f"{name}: {ratio:.2f}x PyTorch float32 (target at most {TARGET}x): "
               f"{'met' if ratio <= TARGET else 'NOT met'}")

@@ -209,7 +209,6 @@ def max_pool_backward_fast(dout, cache):
         return _tiled_max_pool_backward(dout, cache)
 
     N, C, H, W = x.shape
-    _, _, out_height, out_width = dout.shape
     _, _, first_max = cache
     # where each window's first maximum lies in x
     n, c, row, col = np.indices(dout.shape, sparse=True)  # broadcast to (N, C, H', W')
