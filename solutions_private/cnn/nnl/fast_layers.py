@@ -14,10 +14,11 @@ output positions:
   overlapping receptive fields add up.
 - max pooling whose windows tile the input (pool_height == pool_width ==
   stride, as the usual 2x2 pooling with stride 2) reshapes the input into
-  (N, C, H', pool_height, W', pool_width) tiles and compares whole slices of
-  them; any other windows (overlapping, or with gaps between them) are
+  (N, C, H', pool_height, W', pool_width) tiles and works on one pixel offset
+  (i, j) of every window at a time, pool_height * pool_width whole-array
+  operations; any other windows (overlapping, or with gaps between them) are
   flattened from a strided view and reduced with np.argmax, as the naive layer
-  does.
+  does, with no loop at all.
 
 Max pooling passes the gradient to the FIRST maximum of each window, in
 row-major order (the one np.argmax picks), as the naive layer does, also when
@@ -176,10 +177,11 @@ def max_pool_forward_fast(x, pool_param):
         # The maximum over the two window axes, one pixel offset (i, j) of every window at a time:
         # numpy's own tiles.max(axis=(3, 5)) reduces the short window axes pair by pair and is
         # far slower.
-        out = tiles[:, :, :, 0, :, 0].copy()  # (N, C, H', W')
+        out = tiles[:, :, :, 0, :, 0].copy()  # pixel (0, 0) of every window: (N, C, H', W')
         for i in range(pool_height):
             for j in range(pool_width):
-                np.maximum(out, tiles[:, :, :, i, :, j], out=out)
+                if (i, j) != (0, 0):
+                    np.maximum(out, tiles[:, :, :, i, :, j], out=out)
         cache = (x, pool_param, out)
     else:
         windows = sliding_window_view(x, (pool_height, pool_width), axis=(2, 3))[:, :, ::stride, ::stride]
