@@ -2,8 +2,10 @@
 
 The fast layers are what students train with, so they must compute exactly
 what the naive layers compute (to 1e-9) everywhere the assignment's domain
-goes: stride 1 and 2, padding 0 and more (also a float pad), non-square
-inputs and filters, overlapping pooling windows, ties.
+goes: stride 1, 2 and 3, padding 0 and more (also a float pad), non-square
+inputs and filters, pooling windows that tile the input (the reshape fast path),
+do not tile it (rows and columns left over), overlap or leave gaps, and ties,
+which must go to the first maximum of each window as in the naive layer.
 """
 import numpy as np
 import pytest
@@ -30,6 +32,10 @@ CONV_DOMAIN = {
     "wide-filter-s2-p0": ((2, 2, 7, 8), (3, 2, 2, 4), 2, 0),
     "7x7-float-pad-3.0": ((2, 3, 8, 8), (4, 3, 7, 7), 1, 3.0),
     "1x1-filter": ((2, 5, 4, 3), (2, 5, 1, 1), 1, 0),
+    "non-square-s2-float-pad-1.0": ((2, 3, 9, 6), (5, 3, 3, 2), 2, 1.0),
+    "5x3-filter-s3-p1": ((3, 2, 11, 8), (4, 2, 5, 3), 3, 1),
+    "filter-as-large-as-input": ((2, 3, 5, 4), (2, 3, 5, 4), 1, 0),
+    "one-image-many-channels": ((1, 7, 6, 6), (3, 7, 3, 3), 1, 1),
 }
 
 # (x shape, pool_height, pool_width, stride)
@@ -40,7 +46,15 @@ POOL_DOMAIN = {
     "2x3-s1-overlapping": ((2, 2, 5, 6), 2, 3, 1),
     "3x2-s2-non-square": ((1, 4, 8, 5), 3, 2, 2),
     "4x4-s1": ((2, 2, 6, 6), 4, 4, 1),
+    "2x2-s2-non-square-input": ((2, 3, 6, 10), 2, 2, 2),
+    "3x3-s3-leaves-rows-and-columns": ((2, 2, 10, 11), 3, 3, 3),
+    "2x2-s3-gaps": ((2, 3, 8, 7), 2, 2, 3),
+    "1x1-s1": ((2, 3, 4, 5), 1, 1, 1),
+    "window-as-large-as-input": ((2, 3, 4, 6), 4, 6, 1),
 }
+
+# pool cases whose windows tile the input (pool_height == pool_width == stride): the reshape fast path
+TILING_POOL_CASES = [case for case, (_, height, width, stride) in POOL_DOMAIN.items() if height == width == stride]
 
 
 def assert_agrees(fast, naive, what, tol=AGREE_TOL):
@@ -102,7 +116,13 @@ def test_max_pool_backward_fast_agrees_with_naive(rng, case):
     assert_agrees(max_pool_backward_fast(dout, cache_fast), max_pool_backward_naive(dout, cache_naive), "max pool dx")
 
 
-@pytest.mark.parametrize("case", ["2x2-s2", "3x3-s2-overlapping"])
+def test_the_tiling_fast_path_is_covered():
+    """The domain must reach both pooling paths, with and without rows and columns left over."""
+    assert {"2x2-s2", "2x2-s2-odd-input", "3x3-s3-leaves-rows-and-columns"} <= set(TILING_POOL_CASES)
+    assert set(POOL_DOMAIN) - set(TILING_POOL_CASES), "no overlapping or gapped windows in the domain"
+
+
+@pytest.mark.parametrize("case", POOL_DOMAIN)
 def test_max_pool_fast_breaks_ties_like_naive(rng, case):
     """Small integers tie often (as ReLU zeros do): both pass each window's gradient to its first maximum."""
     x_shape, pool_height, pool_width, stride = POOL_DOMAIN[case]
@@ -111,24 +131,90 @@ def test_max_pool_fast_breaks_ties_like_naive(rng, case):
     out, cache_fast = max_pool_forward_fast(x, pool_param)
     _, cache_naive = max_pool_forward_naive(x, pool_param)
     dout = rng.standard_normal(out.shape)
+    # exact: a tie must not spread the gradient, and each value moves unchanged
+    np.testing.assert_array_equal(max_pool_backward_fast(dout, cache_fast), max_pool_backward_naive(dout, cache_naive),
+                                  err_msg=f"max pool dx with ties ({case})")
+
+
+@pytest.mark.parametrize("case", TILING_POOL_CASES)
+def test_max_pool_fast_gives_a_constant_window_its_top_left_pixel(rng, case):
+    """All pixels of every window tie (an all-zero ReLU output): the gradient goes to each window's first pixel."""
+    x_shape, pool_height, pool_width, stride = POOL_DOMAIN[case]
+    pool_param = {"pool_height": pool_height, "pool_width": pool_width, "stride": stride}
+    out, cache = max_pool_forward_fast(np.zeros(x_shape), pool_param)
+    dout = rng.standard_normal(out.shape)
+    expected = np.zeros(x_shape)
+    out_height, out_width = out.shape[2:]
+    expected[:, :, 0:stride * out_height:stride, 0:stride * out_width:stride] = dout
+    np.testing.assert_array_equal(max_pool_backward_fast(dout, cache), expected)
+
+
+@pytest.mark.parametrize("case", ["2x2-s2", "3x3-s2-overlapping"])
+def test_max_pool_fast_handles_windows_of_negative_values(rng, case):
+    """A window whose every value is negative still has its maximum (no zero start value wins)."""
+    x, pool_param = pool_case(rng, case)
+    x = x - 10.0
+    out_fast, cache_fast = max_pool_forward_fast(x, pool_param)
+    out_naive, cache_naive = max_pool_forward_naive(x, pool_param)
+    assert_agrees(out_fast, out_naive, "max pool out, negative inputs")
+    dout = rng.standard_normal(out_fast.shape)
     assert_agrees(max_pool_backward_fast(dout, cache_fast), max_pool_backward_naive(dout, cache_naive),
-                  "max pool dx with ties")
+                  "max pool dx, negative inputs")
 
 
-@pytest.mark.parametrize("layer", ["conv", "pool"])
+@pytest.mark.parametrize("layer", ["conv", "pool-tiling", "pool-overlapping"])
+def test_fast_layers_leave_their_inputs_and_caches_unchanged(rng, layer):
+    """A backward pass may run twice on one cache (a gradient check does): same result, inputs untouched."""
+    x = rng.standard_normal((2, 3, 8, 8))
+    x_before = x.copy()
+    if layer == "conv":
+        w = rng.standard_normal((4, 3, 3, 3))
+        out, cache = conv_forward_fast(x, w, np.zeros(4), {"stride": 1, "pad": 1})
+        backward = conv_backward_fast
+    else:
+        size, stride = (2, 2) if layer == "pool-tiling" else (3, 1)
+        out, cache = max_pool_forward_fast(x, {"pool_height": size, "pool_width": size, "stride": stride})
+        backward = max_pool_backward_fast
+    dout = rng.standard_normal(out.shape)
+    dout_before = dout.copy()
+    first, second = backward(dout, cache), backward(dout, cache)
+    if layer != "conv":
+        first, second = (first,), (second,)  # pooling returns dx alone
+    for once, twice in zip(first, second):
+        np.testing.assert_array_equal(once, twice, err_msg=f"{layer}: a second backward on the same cache differs")
+    np.testing.assert_array_equal(x, x_before, err_msg=f"{layer}: the forward pass changed x")
+    np.testing.assert_array_equal(dout, dout_before, err_msg=f"{layer}: the backward pass changed dout")
+
+
+@pytest.mark.parametrize("layer", ["conv", "conv-stride-2", "pool-tiling", "pool-not-tiling", "pool-overlapping"])
 def test_fast_layers_keep_float32(rng, layer):
     """The network trains in float32: the fast layers must not silently upcast to float64."""
-    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
-    if layer == "conv":
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    if layer.startswith("conv"):
         w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
         b = np.zeros(4, dtype=np.float32)
-        out, cache = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+        out, cache = conv_forward_fast(x, w, b, {"stride": 2 if layer == "conv-stride-2" else 1, "pad": 1})
         grads = conv_backward_fast(np.ones_like(out), cache)
     else:
-        out, cache = max_pool_forward_fast(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+        size, stride = {"pool-tiling": (2, 2), "pool-not-tiling": (3, 3), "pool-overlapping": (3, 2)}[layer]
+        out, cache = max_pool_forward_fast(x, {"pool_height": size, "pool_width": size, "stride": stride})
         grads = (max_pool_backward_fast(np.ones_like(out), cache),)
     dtypes = [out.dtype] + [g.dtype for g in grads]
     assert all(d == np.float32 for d in dtypes), f"{layer}: dtypes {dtypes}, expected float32 throughout"
+
+
+@pytest.mark.parametrize("case", ["3x3-s1-p1", "7x7-float-pad-3.0", "non-square-s2-float-pad-1.0"])
+def test_conv_fast_in_float32_agrees_with_naive_in_float64(rng, case):
+    """In float32 the only difference from the float64 naive layer is float32 rounding."""
+    x, w, b, conv_param = conv_case(rng, case)
+    out32, cache32 = conv_forward_fast(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32), conv_param)
+    out64, cache64 = conv_forward_naive(x, w, b, conv_param)
+    assert_agrees(out32.astype(np.float64), out64, "conv out, float32", tol=1e-4)
+    dout = rng.standard_normal(out64.shape)
+    grads32 = conv_backward_fast(dout.astype(np.float32), cache32)
+    grads64 = conv_backward_naive(dout, cache64)
+    for name, fast, naive in zip(("dx", "dw", "db"), grads32, grads64):
+        assert_agrees(fast.astype(np.float64), naive, f"conv {name}, float32", tol=1e-4)
 
 
 # ---------------------------------------------------------------- sandwich layers

@@ -1,63 +1,83 @@
 """Fast convolution and max pooling layers, in pure numpy (provided, nothing to implement).
 
 They compute exactly what the naive layers of `conv_layers.py` compute, with the
-same arguments and output shapes, but without a Python loop over output
-positions:
+same arguments and output shapes, but without a Python loop over images or
+output positions:
 
-- convolution is "im2col": every receptive field of an image becomes one
-  column of a matrix (a strided view of the padded input, copied once), and
-  the layer is one matrix product of the filters, one per row, with it;
-- max pooling and the backward passes loop only over the offsets inside a
-  filter or pooling window (HH * WW of them), handling one strided slice of
-  every window at a time, so overlapping windows accumulate correctly.
+- convolution is "im2col": every receptive field of the whole minibatch becomes
+  one column of a single matrix of shape (C*HH*WW, N*H'*W'), copied once from a
+  strided view of the padded input. Each pass is then ONE large matrix product:
+  filters times columns (forward), upstream derivatives times columns (dw), and
+  filters times upstream derivatives (the gradient of the columns). That last
+  one goes back onto the input ("col2im") one filter offset (i, j) at a time:
+  HH * WW strided additions, each covering every receptive field at once, so
+  overlapping receptive fields add up.
+- max pooling whose windows tile the input (pool_height == pool_width ==
+  stride, as the usual 2x2 pooling with stride 2) reshapes the input into
+  (N, C, H', pool_height, W', pool_width) tiles and works on one pixel offset
+  (i, j) of every window at a time, pool_height * pool_width whole-array
+  operations; any other windows (overlapping, or with gaps between them) are
+  flattened from a strided view and reduced with np.argmax, as the naive layer
+  does, with no loop at all.
 
-Max pooling passes the gradient to the first maximum of each window, as the
-naive layer does. The caches are private to these functions.
+Max pooling passes the gradient to the FIRST maximum of each window, in
+row-major order (the one np.argmax picks), as the naive layer does, also when
+several pixels of a window tie for the maximum (as the zeros of a ReLU often
+do). float32 inputs give float32 outputs and gradients. The caches are private
+to these functions.
 """
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 
-def _windows(x, window_height, window_width, stride):
+def _im2col(x, HH, WW, stride, pad):
     """
-    A read-only view of every window of x, taken stride pixels apart.
+    Gathers every receptive field of a minibatch into the columns of one matrix.
 
     Inputs:
     - x: Input data of shape (N, C, H, W)
-    - window_height, window_width: Size of each window
-    - stride: Distance between the corners of adjacent windows
+    - HH, WW: Height and width of the filters
+    - stride: Distance between the corners of adjacent receptive fields
+    - pad: Number of zeros added on each side of the height and width
 
-    Returns:
-    - windows: View of shape (N, C, H', W', window_height, window_width) where
-        windows[n, c, i, j] is x[n, c, i*stride:i*stride+window_height,
-        j*stride:j*stride+window_width]
+    Returns a tuple of:
+    - cols: Array of shape (C*HH*WW, N*H'*W') where row (c, i, j) and column
+        (n, row, col) hold x_pad[n, c, row*stride + i, col*stride + j]
+    - out_shape: The tuple (H', W'), the number of receptive fields down and across
     """
-    all_windows = sliding_window_view(x, (window_height, window_width), axis=(2, 3))
-    return all_windows[:, :, ::stride, ::stride]  # (N, C, H', W', window_height, window_width)
+    N, C, H, W = x.shape
+    x_pad = np.zeros((C, N, H + 2 * pad, W + 2 * pad), dtype=x.dtype)  # channels first: (C, N, H + 2*pad, W + 2*pad)
+    x_pad[:, :, pad:pad + H, pad:pad + W] = x.transpose(1, 0, 2, 3)
+    windows = sliding_window_view(x_pad, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]  # (C, N, H', W', HH, WW)
+    # the only copy: rows (c, i, j), columns (n, row, col); each copied run is a row of W' pixels
+    cols = windows.transpose(0, 4, 5, 1, 2, 3).reshape(C * HH * WW, -1)  # (C*HH*WW, N*H'*W')
+    return cols, windows.shape[2:4]
 
 
-def _add_window_gradients(dwindows, input_shape, stride):
+def _col2im(dcols, x_shape, HH, WW, stride, pad, out_height, out_width):
     """
-    Sums the gradients of (possibly overlapping) windows back onto their input.
+    Sums the gradients of the columns made by _im2col back onto the input.
 
     Inputs:
-    - dwindows: Gradient for every window, of shape
-        (N, C, H', W', window_height, window_width), as laid out by _windows
-    - input_shape: Shape (N, C, H, W) of the input the windows were taken from
-    - stride: Distance between the corners of adjacent windows
+    - dcols: Gradient of the columns, of shape (C*HH*WW, N*H'*W')
+    - x_shape: Shape (N, C, H, W) of the input the columns were taken from
+    - HH, WW, stride, pad: As given to _im2col
+    - out_height, out_width: H' and W'
 
     Returns:
     - dx: Gradient with respect to the input, of shape (N, C, H, W)
     """
-    _, _, out_height, out_width, window_height, window_width = dwindows.shape
-    dx = np.zeros(input_shape, dtype=dwindows.dtype)  # (N, C, H, W)
-    for i in range(window_height):
-        for j in range(window_width):
-            # offset (i, j) of every window: one pixel per window, no two the same
+    N, C, H, W = x_shape
+    dcols = dcols.reshape(C, HH, WW, N, out_height, out_width)  # (C, HH, WW, N, H', W')
+    dx_pad = np.zeros((C, N, H + 2 * pad, W + 2 * pad), dtype=dcols.dtype)  # (C, N, H + 2*pad, W + 2*pad)
+    for i in range(HH):
+        for j in range(WW):
+            # pixel (i, j) of every receptive field at once: no two of them the same pixel
             rows = slice(i, i + stride * out_height, stride)
             cols = slice(j, j + stride * out_width, stride)
-            dx[:, :, rows, cols] += dwindows[:, :, :, :, i, j]  # (N, C, H', W')
-    return dx
+            dx_pad[:, :, rows, cols] += dcols[:, i, j]  # (C, N, H', W')
+    dx = dx_pad[:, :, pad:pad + H, pad:pad + W].transpose(1, 0, 2, 3)  # strip the padding: (N, C, H, W)
+    return np.ascontiguousarray(dx)
 
 
 def conv_forward_fast(x, w, b, conv_param):
@@ -82,16 +102,14 @@ def conv_forward_fast(x, w, b, conv_param):
     stride = conv_param['stride']
     pad = int(conv_param['pad'])
 
-    no_pad, pad_both_sides = (0, 0), (pad, pad)
-    x_pad = np.pad(x, (no_pad, no_pad, pad_both_sides, pad_both_sides))  # (N, C, H + 2*pad, W + 2*pad)
-    windows = _windows(x_pad, HH, WW, stride)  # (N, C, H', W', HH, WW)
-    _, _, out_height, out_width, _, _ = windows.shape
-
-    # im2col: per image, one row per filter weight (c, i, j) and one column per output pixel
-    cols = windows.transpose(0, 1, 4, 5, 2, 3).reshape(N, C * HH * WW, out_height * out_width)
+    cols, (out_height, out_width) = _im2col(x, HH, WW, stride, pad)  # (C*HH*WW, N*H'*W')
     filters = w.reshape(F, C * HH * WW)  # (F, C*HH*WW)
-    out = filters @ cols + b.reshape(F, 1)  # (N, F, H'*W')
-    out = out.reshape(N, F, out_height, out_width)  # (N, F, H', W')
+    out_cols = filters @ cols  # one matrix product for the whole minibatch: (F, N*H'*W')
+    out_cols = out_cols.reshape(F, N, out_height, out_width)  # (F, N, H', W')
+
+    # add the biases while putting the images first again (one pass)
+    out = np.empty((N, F, out_height, out_width), dtype=np.result_type(out_cols, b))  # (N, F, H', W')
+    np.add(out_cols.transpose(1, 0, 2, 3), b.reshape(F, 1, 1), out=out)
 
     cache = (x.shape, w, cols, stride, pad)
     return out, cache
@@ -111,22 +129,23 @@ def conv_backward_fast(dout, cache):
     - db: Gradient with respect to b, of shape (F,)
     """
     x_shape, w, cols, stride, pad = cache
-    N, C, H, W = x_shape
-    F, _, HH, WW = w.shape
+    F, C, HH, WW = w.shape
     _, _, out_height, out_width = dout.shape
 
-    dout_flat = dout.reshape(N, F, out_height * out_width)  # (N, F, H'*W')
-    db = dout_flat.sum(axis=(0, 2))  # (F,)
-    # per image, dout times the transposed columns; then summed over the images
-    dw_per_image = dout_flat @ cols.transpose(0, 2, 1)  # (N, F, C*HH*WW)
-    dw = dw_per_image.sum(axis=0).reshape(F, C, HH, WW)  # (F, C, HH, WW)
-
-    dcols = w.reshape(F, C * HH * WW).T @ dout_flat  # (N, C*HH*WW, H'*W')
-    dwindows = dcols.reshape(N, C, HH, WW, out_height, out_width).transpose(0, 1, 4, 5, 2, 3)  # (N, C, H', W', HH, WW)
-    padded_shape = (N, C, H + 2 * pad, W + 2 * pad)
-    dx_pad = _add_window_gradients(dwindows, padded_shape, stride)  # (N, C, H + 2*pad, W + 2*pad)
-    dx = dx_pad[:, :, pad:H + pad, pad:W + pad]  # (N, C, H, W)
+    # filters first, like the columns: row f, column (n, row, col)
+    dout_rows = dout.transpose(1, 0, 2, 3).reshape(F, -1)  # (F, N*H'*W')
+    db = dout_rows.sum(axis=1)  # (F,)
+    # one matrix product; computed as (cols @ dout_rows.T).T, the same numbers, because the
+    # matrix library splits that shape better over the CPU cores than dout_rows @ cols.T
+    dw = (cols @ dout_rows.T).T.reshape(F, C, HH, WW)  # (F, C, HH, WW)
+    dcols = w.reshape(F, C * HH * WW).T @ dout_rows  # one matrix product: (C*HH*WW, N*H'*W')
+    dx = _col2im(dcols, x_shape, HH, WW, stride, pad, out_height, out_width)  # (N, C, H, W)
     return dx, dw, db
+
+
+def _windows_tile(pool_height, pool_width, stride):
+    """Whether pooling windows of this size and stride are side by side, neither overlapping nor with gaps."""
+    return pool_height == stride and pool_width == stride
 
 
 def max_pool_forward_fast(x, pool_param):
@@ -151,22 +170,25 @@ def max_pool_forward_fast(x, pool_param):
     out_height = 1 + (H - pool_height) // stride
     out_width = 1 + (W - pool_width) // stride
 
-    # Visit the offsets of a window in row-major order, keeping the running
-    # maximum of every window and the offset it came from. Only a strictly
-    # larger value replaces it, so ties go to the first maximum, as np.argmax
-    # does in the naive backward pass.
-    out = np.full((N, C, out_height, out_width), -np.inf, dtype=x.dtype)
-    winner = np.zeros((N, C, out_height, out_width), dtype=np.intp)  # offset i * pool_width + j of each maximum
-    for i in range(pool_height):
-        for j in range(pool_width):
-            rows = slice(i, i + stride * out_height, stride)
-            cols = slice(j, j + stride * out_width, stride)
-            candidate = x[:, :, rows, cols]  # pixel (i, j) of every window: (N, C, H', W')
-            larger = candidate > out
-            np.copyto(out, candidate, where=larger)
-            np.copyto(winner, i * pool_width + j, where=larger)
-
-    cache = (x.shape, pool_param, winner)
+    if _windows_tile(pool_height, pool_width, stride):
+        # rows and columns that no window covers (when H or W is not a multiple of the stride) are left out
+        covered = x[:, :, :out_height * pool_height, :out_width * pool_width]
+        tiles = covered.reshape(N, C, out_height, pool_height, out_width, pool_width)
+        # The maximum over the two window axes, one pixel offset (i, j) of every window at a time:
+        # numpy's own tiles.max(axis=(3, 5)) reduces the short window axes pair by pair and is
+        # far slower.
+        out = tiles[:, :, :, 0, :, 0].copy()  # pixel (0, 0) of every window: (N, C, H', W')
+        for i in range(pool_height):
+            for j in range(pool_width):
+                if (i, j) != (0, 0):
+                    np.maximum(out, tiles[:, :, :, i, :, j], out=out)
+        cache = (x, pool_param, out)
+    else:
+        windows = sliding_window_view(x, (pool_height, pool_width), axis=(2, 3))[:, :, ::stride, ::stride]
+        flat_windows = windows.reshape(N, C, out_height, out_width, pool_height * pool_width)  # copies
+        first_max = np.argmax(flat_windows, axis=-1)  # (N, C, H', W'): offset i * pool_width + j
+        out = np.take_along_axis(flat_windows, first_max[..., np.newaxis], axis=-1)[..., 0]  # (N, C, H', W')
+        cache = (x, pool_param, first_max)
     return out, cache
 
 
@@ -181,15 +203,62 @@ def max_pool_backward_fast(dout, cache):
     Returns:
     - dx: Gradient with respect to x, of shape (N, C, H, W)
     """
-    x_shape, pool_param, winner = cache
+    x, pool_param, _ = cache
     pool_height = pool_param['pool_height']
     pool_width = pool_param['pool_width']
     stride = pool_param['stride']
+    if _windows_tile(pool_height, pool_width, stride):
+        return _tiled_max_pool_backward(dout, cache)
 
-    # one-hot over each window's pixels: the winner gets the upstream derivative
-    offsets = np.arange(pool_height * pool_width)  # (pool_height*pool_width,)
-    is_winner = winner[..., np.newaxis] == offsets  # (N, C, H', W', pool_height*pool_width)
-    dflat = np.where(is_winner, dout[..., np.newaxis], 0.0).astype(dout.dtype, copy=False)
-    dwindows = dflat.reshape(dout.shape + (pool_height, pool_width))  # (N, C, H', W', pool_height, pool_width)
-    dx = _add_window_gradients(dwindows, x_shape, stride)  # (N, C, H, W)
+    N, C, H, W = x.shape
+    _, _, first_max = cache
+    # where each window's first maximum lies in x
+    n, c, row, col = np.indices(dout.shape, sparse=True)  # broadcast to (N, C, H', W')
+    max_row = row * stride + first_max // pool_width  # (N, C, H', W')
+    max_col = col * stride + first_max % pool_width  # (N, C, H', W')
+    flat_index = ((n * C + c) * H + max_row) * W + max_col  # (N, C, H', W')
+    dx = np.zeros(N * C * H * W, dtype=dout.dtype)
+    # windows overlap when stride < pool size: unbuffered addition, so a pixel gets every window's share
+    np.add.at(dx, flat_index.ravel(), dout.ravel())
+    return dx.reshape(N, C, H, W)
+
+
+def _tiled_max_pool_backward(dout, cache):
+    """
+    max_pool_backward_fast for windows that tile the input (no overlaps, no gaps).
+
+    Inputs:
+    - dout: Upstream derivatives, of shape (N, C, H', W')
+    - cache: The cache returned by max_pool_forward_fast
+
+    Returns:
+    - dx: Gradient with respect to x, of shape (N, C, H, W)
+    """
+    x, pool_param, out = cache
+    N, C, H, W = x.shape
+    pool_height = pool_param['pool_height']
+    pool_width = pool_param['pool_width']
+    _, _, out_height, out_width = dout.shape
+
+    covered_height, covered_width = out_height * pool_height, out_width * pool_width
+    tiles = x[:, :, :covered_height, :covered_width].reshape(N, C, out_height, pool_height, out_width, pool_width)
+    dtiles = np.empty(tiles.shape, dtype=dout.dtype)  # (N, C, H', pool_height, W', pool_width), filled below
+
+    # Visit the offsets of the windows in row-major order, as np.argmax does. `unclaimed` holds the
+    # derivative of every window whose maximum has not been met yet: the first offset that holds the
+    # maximum takes it, and later ties find zero. Multiplying by a mask and subtracting move each
+    # value unchanged (x * 1 = x, x - x = 0).
+    unclaimed = dout.copy()  # (N, C, H', W')
+    for i in range(pool_height):
+        for j in range(pool_width):
+            is_max = tiles[:, :, :, i, :, j] == out  # (N, C, H', W')
+            claimed = dtiles[:, :, :, i, :, j]  # a view: (N, C, H', W')
+            np.multiply(unclaimed, is_max, out=claimed)
+            unclaimed -= claimed
+
+    dx_covered = dtiles.reshape(N, C, covered_height, covered_width)
+    if (covered_height, covered_width) == (H, W):
+        return dx_covered
+    dx = np.zeros((N, C, H, W), dtype=dout.dtype)  # the rows and columns no window covers get no gradient
+    dx[:, :, :covered_height, :covered_width] = dx_covered
     return dx
