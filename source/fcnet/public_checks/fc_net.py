@@ -60,22 +60,21 @@ def loss_and_grads(model, X, y, example):
     return loss, grads
 
 
-def expect_gradients(model, X, y, names, example, h=1e-5):
+def expect_gradients(model, X, y, names, example):
     """
     The notebooks' gradient check of a network: grads[name] of model.loss(X, y) against the
-    numerical gradient of model.loss, for each name.
+    numerical gradient of model.loss (step h = 1e-5), for each name.
 
     Inputs:
     - model: The network, with the parameters to check the gradients at
     - X, y: The minibatch
     - names: The parameters whose gradients to check
     - example: Which cell of the notebook it is
-    - h: The step of the numerical gradient
     """
     _, grads = loss_and_grads(model, X, y, example)
     loss_of_params = lambda _: model.loss(X, y)[0]
     for name in names:
-        numerical = eval_numerical_gradient(loss_of_params, model.params[name], verbose=False, h=h)
+        numerical = eval_numerical_gradient(loss_of_params, model.params[name], verbose=False, h=1e-5)
         expect_gradient("grads['%s']" % name, grads[name], numerical, example, GRADIENT_TOLERANCE)
 
 
@@ -83,7 +82,7 @@ def expect_network_gradients(model, rebuild, X, y, names, example):
     """
     expect_gradients at your network's own initialization, as the notebook's cell does, forgiving kinks.
 
-    Where the input of a ReLU lies within h of 0 (a "kink"), the numerical gradient is wrong
+    Where the input of a ReLU lies within a step h of 0 (a "kink"), the numerical gradient is wrong
     even for a correct network. The notebook's initialization has no kink for a network that
     draws W1, W2, W3 in turn with np.random.randn, but a network that draws its weights otherwise
     starts elsewhere, and several initializations in a hundred of these tiny networks have one.
@@ -174,7 +173,7 @@ def check_two_layer_net(fc_net):
 
     for reg in [0.0, 0.7]:
         model.reg = reg
-        expect_gradients(model, X, y, ['W1', 'b1', 'W2', 'b2'], "%s, reg %g" % (example, reg), h=1e-5)
+        expect_gradients(model, X, y, ['W1', 'b1', 'W2', 'b2'], "%s, reg %g" % (example, reg))
 
 
 @public_check('FullyConnectedNet')
