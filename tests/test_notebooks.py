@@ -1,15 +1,16 @@
-"""The assignment notebooks, run top to bottom in a real Jupyter kernel.
+"""The assignments' notebooks, run top to bottom in a real Jupyter kernel.
 
 Each notebook runs the way a student or nbgrader runs it: from a temporary copy
 of the assignment folder (the kernel's working folder, so that ``import nnl``
 and ``import utils`` resolve there), in a separate ``python3`` kernel, on a
-small fake CIFAR-10 (``CIFAR10_DIR``). What must hold:
+small fake CIFAR-10 (``CIFAR10_DIR``). For every assignment (``cnn``, ``fcnet``),
+what must hold:
 
-- the solved copy (``solutions_private/cnn``) runs to the end, long training
+- the solved copy (``solutions_private/<a>``) runs to the end, long training
   included, writes nothing to stderr, and every check it prints passes;
-- the student release (``release/cnn``) runs until its first error, which is
+- the student release (``release/<a>``) runs until its first error, which is
   the ``NotImplementedError`` of a stub in ``nnl/``;
-- while nbgrader executes it (``NBGRADER_EXECUTION`` set), the long training
+- while nbgrader executes it (``NBGRADER_EXECUTION`` set), each long training
   cell skips itself and the rest still runs;
 - the gradient-check cells catch the bugs they are there to catch (the seed's
   notebook compared ``dgamma`` with itself).
@@ -29,30 +30,73 @@ from autograder.nbgrader.notebook_runner import run_notebook, stream_text
 from utils.vis_utils import visualize_grid
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS = REPO_ROOT / "solutions_private" / "cnn"
-RELEASE = REPO_ROOT / "release" / "cnn"
-NOTEBOOKS = ["ConvolutionalLayers.ipynb", "SpatialBatchNorm.ipynb", "CNN.ipynb"]
+SOLUTIONS = REPO_ROOT / "solutions_private"
+RELEASE = REPO_ROOT / "release"
+ASSIGNMENTS = {
+    "cnn": ["ConvolutionalLayers.ipynb", "SpatialBatchNorm.ipynb", "CNN.ipynb"],
+    "fcnet": ["FullyConnectedNets.ipynb", "BatchNormalization.ipynb", "Dropout.ipynb"],
+}
+NOTEBOOKS = [(assignment, name) for assignment, names in ASSIGNMENTS.items() for name in names]
 CELL_TIMEOUT = 120  # seconds; the slowest cell takes about 10 on the fake dataset
-TRAIN_CELL = "train-one-epoch"
-SKIP_MESSAGE = "Skipping the one-epoch training run"
 
 CHECK_TOLERANCE = 1e-4
+NETWORK_PARAMETERS = ["W1", "b1", "W2", "b2", "W3", "b3"]
 # The checks each solved notebook must print (a subset of all it prints).
 REQUIRED_CHECKS = {
-    "ConvolutionalLayers.ipynb": {"by-hand", "pad 0", "pad 1", "dx", "dw", "db", "forward", "2x2 stride 2",
-                                  "3x3 stride 2", "2x2 stride 2 dx", "3x3 stride 2 dx", "out"},
-    "SpatialBatchNorm.ipynb": {"dx", "dgamma", "dbeta"},
-    "CNN.ipynb": {f"{name} max relative" for name in
-                  ["W1", "b1", "W2", "b2", "W3", "b3", "gamma1", "beta1", "gamma2", "beta2"]},
+    ("cnn", "ConvolutionalLayers.ipynb"): {"by-hand", "pad 0", "pad 1", "dx", "dw", "db", "forward", "2x2 stride 2",
+                                           "3x3 stride 2", "2x2 stride 2 dx", "3x3 stride 2 dx", "out"},
+    ("cnn", "SpatialBatchNorm.ipynb"): {"dx", "dgamma", "dbeta"},
+    ("cnn", "CNN.ipynb"): {f"{name} max relative" for name in
+                           NETWORK_PARAMETERS + ["gamma1", "beta1", "gamma2", "beta2"]},
+    ("fcnet", "FullyConnectedNets.ipynb"): {"out", "dx", "dw", "db", "svm_loss dx", "softmax_loss dx", "scores", "loss",
+                                            "regularized loss", "next_w", "velocity", "cache", "v", "m"}
+                                           | {f"{name} relative" for name in NETWORK_PARAMETERS},
+    ("fcnet", "BatchNormalization.ipynb"): {"dx", "dgamma", "dbeta"}
+                                           | {f"{name} relative" for name in
+                                              ["W1", "W2", "W3", "b3", "gamma1", "beta1", "gamma2", "beta2"]},
+    ("fcnet", "Dropout.ipynb"): {"test-time output", "same-seed", "dx", "test-time dx", "test-time scores"}
+                                | {f"{name} relative" for name in NETWORK_PARAMETERS},
 }
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
+@dataclass(frozen=True)
+class TrainingCell:
+    """A cell that trains for long on the real dataset, and so skips itself while nbgrader runs the notebook."""
+
+    assignment: str
+    notebook: str
+    cell: str
+    skip_message: str  # what it prints instead of training
+    trained: str  # what it prints when it trains
+
+
+TRAINING_CELLS = [
+    TrainingCell("cnn", "CNN.ipynb", "train-one-epoch", "Skipping the one-epoch training run", "(Epoch 1 / 1)"),
+    TrainingCell("fcnet", "FullyConnectedNets.ipynb", "train-two-layer", "Skipping the TwoLayerNet training run",
+                 "(Epoch 10 / 10)"),
+    TrainingCell("fcnet", "FullyConnectedNets.ipynb", "compare-update-rules",
+                 "Skipping the comparison of the update rules", "Running with adam"),
+    TrainingCell("fcnet", "BatchNormalization.ipynb", "compare-batchnorm",
+                 "Skipping the comparison with and without batch normalization", "(Epoch 10 / 10)"),
+    TrainingCell("fcnet", "Dropout.ipynb", "regularization-experiment", "Skipping the regularization experiment",
+                 "(Epoch 25 / 25)"),
+]
+NOTEBOOKS_WITH_TRAINING = sorted({(t.assignment, t.notebook) for t in TRAINING_CELLS})
+
+# Cells that memorize a small training set: (assignment, notebook, cell, the lowest final training accuracy).
+OVERFIT_CELLS = [
+    ("cnn", "CNN.ipynb", "overfit-small", 0.9),  # 100 images in 15 epochs: "should approach 100%"
+    ("fcnet", "FullyConnectedNets.ipynb", "overfit-three-layer", 1.0),  # 50 images in 20 epochs: "should reach 100%"
+    ("fcnet", "FullyConnectedNets.ipynb", "overfit-five-layer", 1.0),
+]
+
+
 def copy_assignment(folder, tmp_path_factory):
     """A throwaway copy of an assignment folder, so that runs never touch the repository."""
-    if not (folder / NOTEBOOKS[0]).exists():
-        pytest.fail(f"{folder.relative_to(REPO_ROOT)} has no notebooks: run `nbgrader generate_assignment cnn` "
-                    "from the repository root")
+    if not (folder / ASSIGNMENTS[folder.name][0]).exists():
+        pytest.fail(f"{folder.relative_to(REPO_ROOT)} has no notebooks: run `python -m autograder generate "
+                    f"{folder.name}` from the repository root")
     dest = tmp_path_factory.mktemp(folder.parent.name) / folder.name
     shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints"))
     return dest
@@ -103,24 +147,36 @@ def kernel_env(tmp_path_factory):
     return env
 
 
+def copies_of(root, tmp_path_factory):
+    """``copy(assignment) -> folder``: a throwaway copy of ``root/<assignment>``, made when first asked."""
+    made = {}
+
+    def copy(assignment):
+        if assignment not in made:
+            made[assignment] = copy_assignment(root / assignment, tmp_path_factory)
+        return made[assignment]
+    return copy
+
+
 @pytest.fixture(scope="module")
 def solutions_copy(tmp_path_factory):
-    return copy_assignment(SOLUTIONS, tmp_path_factory)
+    return copies_of(SOLUTIONS, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def release_copy(tmp_path_factory):
-    return copy_assignment(RELEASE, tmp_path_factory)
+    return copies_of(RELEASE, tmp_path_factory)
 
 
-def runs_of(folder, env):
-    """Run each notebook of ``folder`` at most once: ``runs(name) -> NotebookRun``."""
+def runs_of(copy, env):
+    """Run each notebook of each assignment at most once: ``runs(assignment, name) -> NotebookRun``."""
     done = {}
 
-    def runs(name):
-        if name not in done:
-            done[name] = run_notebook(folder / name, folder, env=env, cell_timeout=CELL_TIMEOUT)
-        return done[name]
+    def runs(assignment, name):
+        if (assignment, name) not in done:
+            folder = copy(assignment)
+            done[assignment, name] = run_notebook(folder / name, folder, env=env, cell_timeout=CELL_TIMEOUT)
+        return done[assignment, name]
     return runs
 
 
@@ -137,76 +193,76 @@ def release_runs(release_copy, kernel_env):
 
 
 @pytest.fixture(scope="module")
-def nbgrader_cnn_run(solutions_copy, kernel_env):
-    """The solved CNN notebook as `nbgrader validate` executes it (the kit's autograde executes none)."""
-    env = dict(kernel_env, NBGRADER_EXECUTION="validate")
-    return run_notebook(solutions_copy / "CNN.ipynb", solutions_copy, env=env, cell_timeout=CELL_TIMEOUT)
+def nbgrader_runs(solutions_copy, kernel_env):
+    """The solved notebooks as `nbgrader validate` executes them (the kit's autograde executes none)."""
+    return runs_of(solutions_copy, dict(kernel_env, NBGRADER_EXECUTION="validate"))
 
 
 # --- the solved copy -------------------------------------------------------------------------
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_solution_notebook_runs_to_the_end(name, solution_runs):
-    run = solution_runs(name)
-    assert run.error_name is None, f"solutions_private/cnn/{name} failed at {error_report(run)}"
+@pytest.mark.parametrize("assignment, name", NOTEBOOKS)
+def test_solution_notebook_runs_to_the_end(assignment, name, solution_runs):
+    run = solution_runs(assignment, name)
+    assert run.error_name is None, f"solutions_private/{assignment}/{name} failed at {error_report(run)}"
     code_cells = [c for c in run.notebook.cells if c.cell_type == "code"]
     assert run.cells_run == len(code_cells), f"{name}: only {run.cells_run} of {len(code_cells)} code cells ran"
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_solution_notebook_writes_nothing_to_stderr(name, solution_runs):
+@pytest.mark.parametrize("assignment, name", NOTEBOOKS)
+def test_solution_notebook_writes_nothing_to_stderr(assignment, name, solution_runs):
     """A warning in the reference notebook is a bug students would chase (and nbgrader scores stderr as 0)."""
-    run = solution_runs(name)
+    run = solution_runs(assignment, name)
     noisy = {c.id: stream_text(c, "stderr")[:300] for c in run.notebook.cells if stream_text(c, "stderr")}
-    assert not noisy, f"{name}: cells wrote to stderr: {noisy}"
+    assert not noisy, f"{assignment}/{name}: cells wrote to stderr: {noisy}"
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_solution_notebook_prints_every_check(name, solution_runs):
-    run = solution_runs(name)
-    missing = REQUIRED_CHECKS[name] - set(run.checks())
-    assert not missing, f"{name}: the checks {sorted(missing)} were not printed as '<label> error: <value>'"
+@pytest.mark.parametrize("assignment, name", NOTEBOOKS)
+def test_solution_notebook_prints_every_check(assignment, name, solution_runs):
+    run = solution_runs(assignment, name)
+    missing = REQUIRED_CHECKS[assignment, name] - set(run.checks())
+    assert not missing, (f"{assignment}/{name}: the checks {sorted(missing)} were not printed as "
+                         "'<label> error: <value>'")
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_solution_notebook_checks_pass(name, solution_runs):
+@pytest.mark.parametrize("assignment, name", NOTEBOOKS)
+def test_solution_notebook_checks_pass(assignment, name, solution_runs):
     """The reference passes every check its notebook prints: relative errors far below what flags a bug."""
-    run = solution_runs(name)
+    run = solution_runs(assignment, name)
     failing = {label: max(values) for label, values in run.checks().items()
                if not max(values) < CHECK_TOLERANCE}
-    assert not failing, f"{name}: the reference fails its own checks (> {CHECK_TOLERANCE:g}): {failing}"
+    assert not failing, f"{assignment}/{name}: the reference fails its own checks (> {CHECK_TOLERANCE:g}): {failing}"
 
 
 @pytest.mark.notebook
-def test_overfit_cell_memorizes_the_small_training_set(solution_runs):
-    run = solution_runs("CNN.ipynb")
-    printed = printed_by(run, "overfit-small")
-    assert "Final training accuracy:" in printed, f"overfit-small printed no final accuracy:\n{printed[-500:]}"
+@pytest.mark.parametrize("assignment, name, cell, lowest", OVERFIT_CELLS, ids=[c[2] for c in OVERFIT_CELLS])
+def test_overfit_cell_memorizes_the_small_training_set(assignment, name, cell, lowest, solution_runs):
+    printed = printed_by(solution_runs(assignment, name), cell)
+    assert "Final training accuracy:" in printed, f"{cell} printed no final accuracy:\n{printed[-500:]}"
     accuracy = float(printed.split("Final training accuracy:")[1].split()[0])
-    assert accuracy >= 0.9, f"the small model reached only {accuracy:.2f} training accuracy on 100 images"
+    assert accuracy >= lowest, f"{cell}: the small model reached only {accuracy:.2f} training accuracy"
 
 
 @pytest.mark.notebook
-def test_long_training_cell_trains_when_nbgrader_is_not_running(solution_runs):
-    run = solution_runs("CNN.ipynb")
-    printed = printed_by(run, TRAIN_CELL)
-    assert SKIP_MESSAGE not in printed, f"{TRAIN_CELL} skipped itself without NBGRADER_EXECUTION set"
-    assert "(Epoch 1 / 1)" in printed, f"{TRAIN_CELL} did not train for one epoch; it printed:\n{printed[-500:]}"
+@pytest.mark.parametrize("training", TRAINING_CELLS, ids=lambda t: f"{t.assignment}-{t.cell}")
+def test_long_training_cell_trains_when_nbgrader_is_not_running(training, solution_runs):
+    printed = printed_by(solution_runs(training.assignment, training.notebook), training.cell)
+    assert training.skip_message not in printed, f"{training.cell} skipped itself without NBGRADER_EXECUTION set"
+    assert training.trained in printed, f"{training.cell} did not train; it printed:\n{printed[-500:]}"
 
 
 # --- the student release ---------------------------------------------------------------------
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_release_notebook_stops_first_at_a_stub(name, release_runs):
+@pytest.mark.parametrize("assignment, name", NOTEBOOKS)
+def test_release_notebook_stops_first_at_a_stub(assignment, name, release_runs):
     """Everything before the student's first task runs; the first error is a stub's NotImplementedError."""
-    run = release_runs(name)
+    run = release_runs(assignment, name)
     assert run.error_name == "NotImplementedError", (
-        f"release/cnn/{name} should fail first at a stub, but "
+        f"release/{assignment}/{name} should fail first at a stub, but "
         + (f"failed at {error_report(run)}" if run.error_name else "ran to the end: does it call any stub?"))
     cell_id, _, traceback = first_traceback(run)
     assert re.search(r"nnl/\w+\.py", traceback), (
@@ -216,26 +272,33 @@ def test_release_notebook_stops_first_at_a_stub(name, release_runs):
 # --- under nbgrader --------------------------------------------------------------------------
 
 @pytest.mark.notebook
-def test_long_training_cell_skips_under_nbgrader(nbgrader_cnn_run):
-    printed = printed_by(nbgrader_cnn_run, TRAIN_CELL)
-    assert SKIP_MESSAGE in printed, f"{TRAIN_CELL} did not print its skip message; it printed:\n{printed[-500:]}"
-    assert "(Iteration" not in printed, f"{TRAIN_CELL} trained although NBGRADER_EXECUTION is set"
+@pytest.mark.parametrize("training", TRAINING_CELLS, ids=lambda t: f"{t.assignment}-{t.cell}")
+def test_long_training_cell_skips_under_nbgrader(training, nbgrader_runs):
+    printed = printed_by(nbgrader_runs(training.assignment, training.notebook), training.cell)
+    assert training.skip_message in printed, (
+        f"{training.cell} did not print its skip message; it printed:\n{printed[-500:]}")
+    assert "(Iteration" not in printed and training.trained not in printed, (
+        f"{training.cell} trained although NBGRADER_EXECUTION is set")
 
 
 @pytest.mark.notebook
-def test_cnn_notebook_runs_to_the_end_under_nbgrader(nbgrader_cnn_run):
-    """The cells after the skipped one (filter visualization) must not need the skipped training."""
-    assert nbgrader_cnn_run.error_name is None, f"CNN.ipynb under nbgrader failed at {error_report(nbgrader_cnn_run)}"
+@pytest.mark.parametrize("assignment, name", NOTEBOOKS_WITH_TRAINING)
+def test_notebook_runs_to_the_end_under_nbgrader(assignment, name, nbgrader_runs):
+    """The cells after a skipped one (the CNN's filter visualization) must not need the skipped training."""
+    run = nbgrader_runs(assignment, name)
+    assert run.error_name is None, f"{assignment}/{name} under nbgrader failed at {error_report(run)}"
 
 
 # --- the checks catch bugs -------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class BrokenGradient:
-    """A backward function of nnl/conv_layers.py whose ``position``-th gradient comes back 10% too large."""
+    """A backward function of an assignment's module whose ``position``-th gradient comes back 10% too large."""
 
+    assignment: str
     notebook: str
     cells: tuple
+    module: str
     function: str
     position: int
     label: str  # the printed check that must catch it
@@ -249,21 +312,28 @@ class BrokenGradient:
                 f"    return tuple(grads)\n")
 
 
-BROKEN_GRADIENTS = [
-    BrokenGradient("SpatialBatchNorm.ipynb", ("backward-check",), "spatial_batchnorm_backward", i, label)
-    for i, label in enumerate(["dx", "dgamma", "dbeta"])
-] + [
-    BrokenGradient("ConvolutionalLayers.ipynb", ("conv-backward-check",), "conv_backward_naive", i, label)
-    for i, label in enumerate(["dx", "dw", "db"])
-]
+def broken_gradients(assignment, notebook, cell, module, function, labels):
+    return [BrokenGradient(assignment, notebook, (cell,), module, function, i, label) for i, label in enumerate(labels)]
+
+
+BROKEN_GRADIENTS = (
+    broken_gradients("cnn", "SpatialBatchNorm.ipynb", "backward-check", "nnl/conv_layers.py",
+                     "spatial_batchnorm_backward", ["dx", "dgamma", "dbeta"])
+    + broken_gradients("cnn", "ConvolutionalLayers.ipynb", "conv-backward-check", "nnl/conv_layers.py",
+                       "conv_backward_naive", ["dx", "dw", "db"])
+    + broken_gradients("fcnet", "BatchNormalization.ipynb", "backward-check", "nnl/layers.py",
+                       "batchnorm_backward", ["dx", "dgamma", "dbeta"])
+    + broken_gradients("fcnet", "FullyConnectedNets.ipynb", "affine-backward-check", "nnl/layers.py",
+                       "affine_backward", ["dx", "dw", "db"])
+)
 
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("broken", BROKEN_GRADIENTS, ids=lambda b: f"{b.function}-{b.label}")
 def test_gradient_check_cell_catches_a_wrong_gradient(broken, tmp_path_factory, kernel_env):
     """Each printed error compares that gradient, and only it, with its numerical estimate."""
-    folder = copy_assignment(SOLUTIONS, tmp_path_factory)
-    with open(folder / "nnl" / "conv_layers.py", "a") as module:
+    folder = copy_assignment(SOLUTIONS / broken.assignment, tmp_path_factory)
+    with open(folder / broken.module, "a") as module:
         module.write(broken.patch())
     run = run_cells(folder, broken.notebook, broken.cells, kernel_env)
     assert run.error_name is None, f"{broken.notebook} failed at {error_report(run)}"

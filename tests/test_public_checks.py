@@ -1,10 +1,10 @@
 """The score cells' public checks: what `nbgrader validate` (JupyterLab's Validate button) tells a student.
 
-The first group runs the real `nbgrader validate` on temporary copies of the release and
-of the solved copy, as a student does from the assignment folder (nothing of the repository
-on the path): the blank release fails naming every unimplemented function, the solved copy
-passes, and a function that is implemented but wrong on a notebook's example fails alone.
-The others run the runtime (`utils/public_checks.py`) and the checks (`source/cnn/public_checks/`)
+The first group runs the real `nbgrader validate` on temporary copies of each assignment's
+release and solved copy (cnn and fcnet), as a student does from the assignment folder (nothing
+of the repository on the path): the blank release fails naming every unimplemented function, the
+solved copy passes, and a function that is implemented but wrong on a notebook's example fails
+alone. The others run the runtime (`utils/public_checks.py`) and the checks (`source/cnn/public_checks/`)
 in this process or in a plain Python subprocess.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -37,27 +38,47 @@ from utils.public_checks import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-RELEASE = REPO / "release" / "cnn"
-SOLVED = REPO / "solutions_private" / "cnn"
-NOTEBOOKS = ("ConvolutionalLayers.ipynb", "SpatialBatchNorm.ipynb", "CNN.ipynb")
-RUBRIC = Rubric.load(suite_folder("cnn") / "rubric.toml")
+RELEASES = REPO / "release"
+SOLUTIONS = REPO / "solutions_private"
+ASSIGNMENTS = {
+    "cnn": ("ConvolutionalLayers.ipynb", "SpatialBatchNorm.ipynb", "CNN.ipynb"),
+    "fcnet": ("FullyConnectedNets.ipynb", "BatchNormalization.ipynb", "Dropout.ipynb"),
+}
+NOTEBOOKS = [(assignment, notebook) for assignment, notebooks in ASSIGNMENTS.items() for notebook in notebooks]
+RUBRICS = {assignment: Rubric.load(suite_folder(assignment) / "rubric.toml") for assignment in ASSIGNMENTS}
+# The checks run in this process and the score cells run in a subprocess are those of cnn
+# (tests/conftest.py puts source/cnn on the path).
+RUBRIC = RUBRICS["cnn"]
 SUCCESS = "Success! Your notebook passes all the tests."
 BLOCK_RULE = "=" * 90  # nbgrader's Validator.width
 
-# Implemented-but-wrong versions of one function, appended to the solved module (so that they
-# hold whatever the reference's code looks like): the name, the module file, the code, and the
-# message the notebook's check must give.
+
+@dataclass(frozen=True)
+class Mutant:
+    """An implemented-but-wrong version of one function, appended to the solved module (so that it
+    holds whatever the reference's code looks like), and the message the notebook's check must give."""
+
+    assignment: str
+    notebook: str  # the notebook whose score cell checks the function
+    function: str
+    module: str  # the module file it is appended to
+    code: str
+    message: str  # a regular expression
+
+
 MUTANTS = {
-    "conv_no_bias": ("conv_forward_naive", "nnl/conv_layers.py", '''
+    "conv_no_bias": Mutant(
+        "cnn", "ConvolutionalLayers.ipynb", "conv_forward_naive", "nnl/conv_layers.py", '''
         _solved_conv_forward_naive = conv_forward_naive
 
 
         def conv_forward_naive(x, w, b, conv_param):
             """The convolution without its bias b."""
             return _solved_conv_forward_naive(x, w, np.zeros_like(b), conv_param)
-        ''', (r"conv_forward_naive: out relative error \S+ on the notebook's by-hand 3x3 example \(at most 1e-12\); "
-              r"4 of 4 values differ, the first at \(0, 0, 0, 0\)")),
-    "pool_ignores_stride": ("max_pool_forward_naive", "nnl/conv_layers.py", '''
+        ''', (r"conv_forward_naive: out relative error \S+ on the notebook's by-hand 3x3 example "
+              r"\(at most 1e-12\); 4 of 4 values differ, the first at \(0, 0, 0, 0\)")),
+    "pool_ignores_stride": Mutant(
+        "cnn", "ConvolutionalLayers.ipynb", "max_pool_forward_naive", "nnl/conv_layers.py", '''
         _solved_max_pool_forward_naive = max_pool_forward_naive
 
 
@@ -68,8 +89,35 @@ MUTANTS = {
             out_width = 1 + (W - pool_param['pool_width']) // pool_param['stride']
             every_pixel, _ = _solved_max_pool_forward_naive(x, dict(pool_param, stride=1))
             return every_pixel[:, :, :out_height, :out_width], (x, pool_param)
-        ''', (r"max_pool_forward_naive: out relative error \S+ on the notebook's by-hand 4x4 example \(at most 1e-12\); "
-              r"2 of 4 values differ, the first at \(0, 0, 1, 0\)")),
+        ''', (r"max_pool_forward_naive: out relative error \S+ on the notebook's by-hand 4x4 example "
+              r"\(at most 1e-12\); 2 of 4 values differ, the first at \(0, 0, 1, 0\)")),
+    "svm_over_classes": Mutant(
+        "fcnet", "FullyConnectedNets.ipynb", "svm_loss", "nnl/layers.py", '''
+        _solved_svm_loss = svm_loss
+
+
+        def svm_loss(x, y):
+            """The SVM loss and its gradient averaged over the classes too."""
+            loss, dx = _solved_svm_loss(x, y)
+            return loss / x.shape[1], dx / x.shape[1]
+        ''', (r"svm_loss: loss \S+ on the FullyConnectedNets notebook's loss check \(50 inputs, 10 classes, scores "
+              r"near 0\), expected 9 \(within 0\.01\)")),
+    "fcn_reg_without_half": Mutant(
+        "fcnet", "FullyConnectedNets.ipynb", "FullyConnectedNet", "nnl/fc_net.py", '''
+        _SolvedFullyConnectedNet = FullyConnectedNet
+
+
+        class FullyConnectedNet(_SolvedFullyConnectedNet):
+            """The network whose L2 penalty is reg * sum(W**2), without the factor 0.5 (its gradients are right)."""
+
+            def loss(self, X, y=None):
+                if y is None:
+                    return super().loss(X)
+                loss, grads = super().loss(X, y)
+                squares = sum(np.sum(self.params['W%d' % i] ** 2) for i in range(1, self.num_layers + 1))
+                return loss + 0.5 * self.reg * squares, grads
+        ''', (r"FullyConnectedNet: the initial loss \S+ on the FullyConnectedNets notebook's 3-layer network with reg "
+              r"3\.14, expected \S+ \(within 0\.02\)")),
 }
 
 
@@ -124,36 +172,39 @@ def one_line(lines: list[str]) -> str:
 
 @pytest.fixture(scope="module")
 def validations(tmp_path_factory):
-    """Every `nbgrader validate` of this file, run at once: ``{(copy, notebook): CompletedProcess}``.
+    """Every `nbgrader validate` of this file, run at once: ``{(assignment, copy, notebook): CompletedProcess}``.
 
-    Copies: ``blank`` (the release, written answers filled), ``solved``, and one per mutant
-    (the solved copy with one function wrong). CNN.ipynb reads a fake CIFAR-10.
+    Copies of each assignment: ``blank`` (the release, written answers filled), ``solved``, and one
+    per mutant (the solved copy with one function wrong). Notebooks that load data read a fake CIFAR-10.
     """
     tmp = tmp_path_factory.mktemp("validate")
     cifar = write_fake_cifar10(tmp / "data", images_per_batch=100, test_images=100)
     env = student_env(CIFAR10_DIR=str(cifar))
-    blank = copy_folder(RELEASE, tmp / "blank" / "cnn")
-    answer_the_questions(blank)
-    copies = {"blank": blank, "solved": copy_folder(SOLVED, tmp / "solved" / "cnn")}
-    runs = [(name, notebook) for name in copies for notebook in NOTEBOOKS]
-    for name, (_, module, code, _) in MUTANTS.items():
-        copies[name] = copy_folder(SOLVED, tmp / name / "cnn")
-        with open(copies[name] / module, "a") as source:
-            source.write("\n\n" + textwrap.dedent(code))
-        runs.append((name, "ConvolutionalLayers.ipynb"))
+    copies = {}
+    for assignment in ASSIGNMENTS:
+        copies[assignment, "blank"] = copy_folder(RELEASES / assignment, tmp / "blank" / assignment)
+        answer_the_questions(copies[assignment, "blank"])
+        copies[assignment, "solved"] = copy_folder(SOLUTIONS / assignment, tmp / "solved" / assignment)
+    runs = [(assignment, copy, notebook) for assignment, notebook in NOTEBOOKS for copy in ("blank", "solved")]
+    for name, mutant in MUTANTS.items():
+        folder = copies[mutant.assignment, name] = copy_folder(SOLUTIONS / mutant.assignment,
+                                                               tmp / name / mutant.assignment)
+        with open(folder / mutant.module, "a") as source:
+            source.write("\n\n" + textwrap.dedent(mutant.code))
+        runs.append((mutant.assignment, name, mutant.notebook))
     with ThreadPoolExecutor(max_workers=4) as pool:
-        done = dict(zip(runs, pool.map(lambda run: validate(copies[run[0]], run[1], env), runs)))
+        done = dict(zip(runs, pool.map(lambda run: validate(copies[run[:2]], run[2], env), runs)))
     return done
 
 
 # --- the real nbgrader validate ----------------------------------------------------------------
 
 @pytest.mark.nbgrader
-@pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_validate_on_the_blank_release_names_every_unimplemented_function(validations, notebook):
+@pytest.mark.parametrize("assignment, notebook", NOTEBOOKS)
+def test_validate_on_the_blank_release_names_every_unimplemented_function(validations, assignment, notebook):
     """Does Validate on the untouched stubs fail each score cell, with one line naming its function?"""
-    run = validations["blank", notebook]
-    expected = score_cells_of(RELEASE / notebook)
+    run = validations[assignment, "blank", notebook]
+    expected = score_cells_of(RELEASES / assignment / notebook)
     assert SUCCESS not in run.stdout, run.stdout[-2000:]
     assert f"VALIDATION FAILED ON {len(expected)} CELL(S)" in " ".join(run.stdout.split()), run.stdout[-2000:]
     failed = failed_cells(run.stdout)
@@ -166,30 +217,32 @@ def test_validate_on_the_blank_release_names_every_unimplemented_function(valida
 
 
 @pytest.mark.nbgrader
-@pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_validate_on_the_solved_copy_succeeds(validations, notebook):
+@pytest.mark.parametrize("assignment, notebook", NOTEBOOKS)
+def test_validate_on_the_solved_copy_succeeds(validations, assignment, notebook):
     """Does the reference pass every score cell's checks under nbgrader validate?"""
-    run = validations["solved", notebook]
+    run = validations[assignment, "solved", notebook]
     assert SUCCESS in run.stdout, run.stdout[-3000:]
     assert failed_cells(run.stdout) == {}
 
 
 @pytest.mark.notebook
-def test_under_validate_every_solved_score_cell_runs_its_checks(student_copies):
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_under_validate_every_solved_score_cell_runs_its_checks(student_copies, assignment):
     """Is the solved copy's Success earned: does each score cell, executed in a kernel as nbgrader validate
     executes it, run its function's checks and report that they pass?"""
     from autograder.nbgrader.notebook_runner import run_notebook, stream_text
 
-    cells = [cell for notebook in NOTEBOOKS for cell in nbformat.read(SOLVED / notebook, as_version=4).cells
-             if function_of(cell)]
-    folder = student_copies["solved"]
+    cells = [cell for notebook in ASSIGNMENTS[assignment]
+             for cell in nbformat.read(SOLUTIONS / assignment / notebook, as_version=4).cells if function_of(cell)]
+    folder = student_copies[assignment, "solved"]
     nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {
         "name": "python3", "display_name": "Python 3", "language": "python"}}), folder / "_score_cells.ipynb")
     run = run_notebook(folder / "_score_cells.ipynb", folder, env=student_env(NBGRADER_EXECUTION="validate"),
                        cell_timeout=60)
     assert run.error_name is None, run.error_cell
     printed = {function_of(cell): stream_text(cell) for cell in run.notebook.cells}
-    assert printed == {function: public_checks.PASSED.format(function=function) + "\n" for function in RUBRIC.functions}
+    assert printed == {function: public_checks.PASSED.format(function=function) + "\n"
+                       for function in RUBRICS[assignment].functions}
     assert not any(stream_text(cell, "stderr") for cell in run.notebook.cells)
 
 
@@ -197,21 +250,21 @@ def test_under_validate_every_solved_score_cell_runs_its_checks(student_copies):
 @pytest.mark.parametrize("mutant", sorted(MUTANTS))
 def test_validate_fails_only_the_function_that_is_wrong(validations, mutant):
     """A function implemented but wrong on the notebook's example: does its cell alone fail, saying what differs?"""
-    function, _, _, message = MUTANTS[mutant]
-    run = validations[mutant, "ConvolutionalLayers.ipynb"]
+    wrong = MUTANTS[mutant]
+    run = validations[wrong.assignment, mutant, wrong.notebook]
     failed = failed_cells(run.stdout)
-    assert list(failed) == [function], run.stdout[-3000:]
-    assert re.fullmatch(message, one_line(failed[function])), failed[function]
+    assert list(failed) == [wrong.function], run.stdout[-3000:]
+    assert re.fullmatch(wrong.message, one_line(failed[wrong.function])), failed[wrong.function]
 
 
 # --- the score cell in each mode, in a student's Python ----------------------------------------
 
 @pytest.fixture(scope="module")
 def student_copies(tmp_path_factory):
-    """Copies of the release and of the solved copy, to run score cells in."""
+    """Copies of each assignment's release and solved copy, to run score cells in: ``{(assignment, copy): folder}``."""
     tmp = tmp_path_factory.mktemp("cells")
-    return {"release": copy_folder(RELEASE, tmp / "release" / "cnn"),
-            "solved": copy_folder(SOLVED, tmp / "solved" / "cnn")}
+    return {(assignment, copy): copy_folder(root / assignment, tmp / copy / assignment)
+            for assignment in ASSIGNMENTS for copy, root in (("release", RELEASES), ("solved", SOLUTIONS))}
 
 
 def run_score_cell(folder: Path, function: str, execution: str | None) -> subprocess.CompletedProcess:
@@ -227,7 +280,7 @@ def run_score_cell(folder: Path, function: str, execution: str | None) -> subpro
 @pytest.mark.parametrize("copy", ["release", "solved"])
 def test_under_autograde_the_score_cell_still_fails(student_copies, copy):
     """If autograde ever executed a score cell (the kit bypassed), does it fail, even on the solved copy?"""
-    done = run_score_cell(student_copies[copy], "conv_forward_naive", "autograde")
+    done = run_score_cell(student_copies["cnn", copy], "conv_forward_naive", "autograde")
     assert done.returncode != 0
     assert f"AssertionError: {AUTOGRADE_MESSAGE}" in done.stderr
 
@@ -238,13 +291,13 @@ def test_under_autograde_the_score_cell_still_fails(student_copies, copy):
 ])
 def test_run_by_the_student_the_score_cell_prints_a_verdict_and_never_raises(student_copies, copy, verdict):
     """Run in a half-done notebook, does the cell say how the function does, without stopping Run All?"""
-    done = run_score_cell(student_copies[copy], "spatial_batchnorm_backward", None)
+    done = run_score_cell(student_copies["cnn", copy], "spatial_batchnorm_backward", None)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(verdict) and done.stderr == ""
 
 
 def test_under_validate_a_failing_score_cell_raises_its_one_line_message(student_copies):
-    done = run_score_cell(student_copies["release"], "adam", "validate")
+    done = run_score_cell(student_copies["cnn", "release"], "adam", "validate")
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1] == (
         "utils.public_checks.PublicCheckFailed: adam is not implemented yet (nnl/optim.py still raises "
@@ -388,10 +441,14 @@ def test_generate_assignment_refuses_a_score_cell_without_public_check(tmp_path)
     assert not (course / "release" / "cnn").exists()
 
 
-def test_checks_are_released_as_written():
+@pytest.mark.parametrize("assignment, modules", [
+    ("cnn", {"__init__.py", "conv_layers.py", "layers.py", "optim.py", "cnn.py"}),
+    ("fcnet", {"__init__.py", "layers.py", "optim.py", "fc_net.py"}),
+])
+def test_checks_are_released_as_written(assignment, modules):
     """Do the checks and their runtime ship unchanged (provided code, no solution region) in both copies?"""
-    written = {path.name: path.read_text() for path in (REPO / "source" / "cnn" / "public_checks").glob("*.py")}
-    assert set(written) == {"__init__.py", "conv_layers.py", "layers.py", "optim.py", "cnn.py"}
-    for copy in (RELEASE, SOLVED):
+    written = {path.name: path.read_text() for path in (REPO / "source" / assignment / "public_checks").glob("*.py")}
+    assert set(written) == modules
+    for copy in (RELEASES / assignment, SOLUTIONS / assignment):
         assert {name: (copy / "public_checks" / name).read_text() for name in written} == written
         assert (copy / "utils" / "public_checks.py").read_text() == (REPO / "utils" / "public_checks.py").read_text()
