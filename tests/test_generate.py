@@ -269,9 +269,29 @@ def test_generating_twice_is_byte_identical(fresh_generation, tmp_path):
         assert differences(fresh_generation / folder, again / folder) == []
 
 
-def test_no_solution_line_anywhere_in_the_committed_release():
-    """Does any telling line of any solution region appear anywhere under release/?"""
-    assert find_solution_leaks(REPO / "source" / "cnn", REPO / "release") == []
+@pytest.mark.parametrize("assignment", ["cnn", "fcnet"])
+def test_no_solution_line_anywhere_in_the_committed_release(assignment):
+    """Does any telling line of any solution region appear anywhere in the homework's release?
+
+    (Each release against its own source, as the generation gate checks: a line another homework's
+    template shows, such as ``if self.use_batchnorm:``, is public in that homework already.)"""
+    assert find_solution_leaks(REPO / "source" / assignment, REPO / "release" / assignment) == []
+
+
+def test_a_solution_line_the_template_shows_is_no_secret_but_is_one_elsewhere(tmp_path):
+    """A line its own module shows outside the regions is released on purpose; in another file it is a leak."""
+    from autograder.authoring.generate import solution_lines
+
+    source, release = tmp_path / "source", tmp_path / "release"
+    (source / "pkg").mkdir(parents=True)
+    (source / "pkg" / "net.py").write_text(
+        "def f(self):\n    if self.use_dropout:\n        pass\n    ### BEGIN SOLUTION\n    if self.use_dropout:\n"
+        "        out = secret_step(self)\n    ### END SOLUTION\n    return out\n")
+    assert set(solution_lines(source)) == {"out = secret_step(self)"}
+    (release / "pkg").mkdir(parents=True)
+    (release / "pkg" / "other.py").write_text("x = 1\nout = secret_step(self)\nif self.use_dropout:\n")
+    leaks = find_solution_leaks(source, release)
+    assert len(leaks) == 1 and "pkg/other.py line 2" in leaks[0]
 
 
 def test_source_has_solution_regions_to_protect():

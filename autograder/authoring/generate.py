@@ -144,6 +144,10 @@ def files_students_write(source: Path, ignore=DEFAULT_IGNORE, begin: str = BEGIN
 def solution_lines(source: Path, ignore=DEFAULT_IGNORE, begin: str = BEGIN, end: str = END) -> dict[str, str]:
     """Map each telling solution line of ``source`` to where it comes from.
 
+    A line that the same module (or cell) also shows outside its solution regions, in the
+    template students get (``if self.use_batchnorm:`` before and inside a region), is released
+    on purpose and is not a secret; the same line in any other released file still is.
+
     Returns
     -------
     dict
@@ -161,9 +165,13 @@ def solution_lines(source: Path, ignore=DEFAULT_IGNORE, begin: str = BEGIN, end:
         else:
             continue
         for name, text in texts:
-            for region in find_regions(text, name=name, begin=begin, end=end):
+            regions = find_regions(text, name=name, begin=begin, end=end)
+            inside = {number for r in regions for number in range(r.begin_line, r.end_line + 1)}
+            template = {line.strip() for number, line in enumerate(text.split("\n"), start=1) if number not in inside}
+            for region in regions:
                 for line in telling_lines(region):
-                    found.setdefault(line, f"{name}:{region.begin_line}")
+                    if line not in template:
+                        found.setdefault(line, f"{name}:{region.begin_line}")
     return found
 
 

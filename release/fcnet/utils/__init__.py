@@ -1,0 +1,1 @@
+"""Course utilities shipped beside nnl/: gradient checks, data loading and the solver."""
