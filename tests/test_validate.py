@@ -6,13 +6,17 @@ import json
 import subprocess
 import sys
 
+import pytest
 from submissions import REPO
 
+from autograder.course import known_assignments
 
-def test_validate_passes_every_gate(tmp_path):
-    """Does `validate` prove the suite: reference full, release 0, all mutants caught, no test unfailable?"""
+
+@pytest.mark.parametrize("assignment", known_assignments())
+def test_validate_passes_every_gate(tmp_path, assignment):
+    """Does `validate` prove each homework's suite: reference full, release 0, all mutants caught, no test unfailable?"""
     out = tmp_path / "validate.json"
-    result = subprocess.run([sys.executable, "-m", "autograder", "validate", "cnn", "--json", str(out)],
+    result = subprocess.run([sys.executable, "-m", "autograder", "validate", assignment, "--json", str(out)],
                             cwd=REPO, capture_output=True, text=True, timeout=1800)
     report = json.loads(out.read_text())
     assert result.returncode == 0, result.stdout[-3000:]
