@@ -23,7 +23,7 @@ from autograder.paths import REPO_ROOT
 # The homeworks the demo takes its students through, in term order; each student's mistakes by name.
 HOMEWORKS = {
     "fcnet": {"dave": "fcn_batchnorm_after_relu", "erin": "softmax_loss_summed"},
-    "cnn": {"dave": "spatial_bn_no_transpose", "erin": "pool_ignores_stride"},
+    "cnn": {"dave": "spatial_bn_no_transpose", "erin": "conv_no_bias"},
 }
 SEED_SUBMISSION = REPO_ROOT / "examples" / "seed_submission"
 

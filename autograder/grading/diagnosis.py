@@ -52,10 +52,11 @@ def _leaves(value, path=()):
         yield path, value
 
 
-def outputs_match(student, mutant, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
+def outputs_match(student, mutant, rtol: float = 1e-6, atol: float = 1e-8) -> bool | None:
     """Do all the numeric leaves the student returned equal the mutant's, position by position?
 
-    Handles (opaque objects) are skipped; at least one array must be compared. Only finite
+    Handles (opaque objects) are skipped; None when nothing numeric was returned (a constructor,
+    a setter), so that such a call neither confirms nor rules out the mistake. Only finite
     values match: an overflow to ``inf`` (or a NaN) says nothing about which mistake was made,
     even where a mutant overflows the same way.
     """
@@ -76,7 +77,7 @@ def outputs_match(student, mutant, rtol: float = 1e-6, atol: float = 1e-8) -> bo
         if not np.allclose(mine, other, rtol=rtol, atol=atol):
             return False
         compared += 1
-    return compared > 0
+    return True if compared else None
 
 
 class Diagnoser:
@@ -164,6 +165,8 @@ class Diagnoser:
                 pairs = list(self._replay(journal, self._namespace(mutation), function))
             except Exception:  # the mutant cannot even replay these calls: not this mistake
                 continue
-            if pairs and all(outputs_match(student, mutant) for student, mutant in pairs):
+            verdicts = [outputs_match(student, mutant) for student, mutant in pairs]
+            compared = [verdict for verdict in verdicts if verdict is not None]
+            if compared and all(compared):
                 return mutation
         return None
