@@ -104,7 +104,7 @@ def test_every_command_refuses_without_a_name_when_there_are_several(course, com
 
 
 def test_grade_all_and_report_work_per_assignment(course, tmp_path):
-    for assignment in (NEW, "cnn"):
+    for assignment in (NEW, "cnn", "fcnet"):
         root = tmp_path / assignment
         for student, folder in (("solved", "solutions_private"), ("blank", "release")):
             shutil.copytree(course.root / folder / assignment, root / student)
@@ -114,7 +114,7 @@ def test_grade_all_and_report_work_per_assignment(course, tmp_path):
             rows = {row["student"]: row for row in csv.DictReader(table)}
         assert float(rows["blank"]["score"]) == 0 and float(rows["solved"]["score"]) == float(rows["solved"]["max_score"])
         course.kit("report", str(out), "--assignment", assignment)
-        function = "normalize_rows" if assignment == NEW else "conv_forward_naive"
+        function = {NEW: "normalize_rows", "cnn": "conv_forward_naive", "fcnet": "FullyConnectedNet"}[assignment]
         assert function in (out / "report.html").read_text()
 
 
