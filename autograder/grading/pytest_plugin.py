@@ -19,6 +19,7 @@ reached through the ``student`` fixture, which goes through the sandbox.
 """
 from __future__ import annotations
 
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -237,22 +238,72 @@ def pytest_pyfunc_call(pyfuncitem):
     return True
 
 
+class EarlySandbox:
+    """The submission's sandbox, started while pytest collects the suite (it takes as long).
+
+    The worker starts in a thread of its own that lives until the sandbox is closed: bubblewrap's
+    ``--die-with-parent`` ties the worker to the thread that started it. Calls come from the tests'
+    thread; a restart after a crash happens there.
+    """
+
+    def __init__(self, submission: str, use_bwrap: bool):
+        self.submission, self.use_bwrap = submission, use_bwrap
+        self.box: Sandbox | None = None
+        self.error: BaseException | None = None
+        self._ready, self._closed = threading.Event(), threading.Event()
+        threading.Thread(target=self._own, name="sandbox-owner", daemon=True).start()
+
+    def _own(self) -> None:
+        try:
+            self.box = Sandbox(self.submission, limits=GRADING_LIMITS, use_bwrap=self.use_bwrap)
+            self.box.start()
+        except BaseException as err:  # reported to the first test that needs the sandbox
+            self.error = err
+        finally:
+            self._ready.set()
+        self._closed.wait()
+
+    def get(self) -> Sandbox:
+        """The started sandbox; GraderError when it could not start (the grader's environment, not the student)."""
+        self._ready.wait()
+        if self.error is not None:
+            raise GraderError(f"the sandbox could not start: {self.error}") from self.error
+        return self.box
+
+    def close(self) -> None:
+        self._ready.wait()
+        if self.box is not None:
+            self.box.close()
+        self._closed.set()
+
+
+EARLY = pytest.StashKey[EarlySandbox]()
+
+
+def pytest_sessionstart(session):
+    submission = session.config.getoption("--submission", None)
+    if submission and Path(submission).is_dir():
+        session.config.stash[EARLY] = EarlySandbox(submission, not session.config.getoption("--no-bwrap"))
+
+
+def pytest_sessionfinish(session):
+    early = session.config.stash.get(EARLY, None)
+    if early is not None:
+        early.close()
+
+
 @pytest.fixture(scope="session")
 def sandbox(pytestconfig):
     """The sandbox over the submission under test (one worker, restarted after a crash)."""
-    submission = pytestconfig.getoption("--submission")
-    if not submission:
-        raise GraderError("no --submission given")
-    try:
-        box = Sandbox(submission, limits=GRADING_LIMITS, use_bwrap=not pytestconfig.getoption("--no-bwrap"))
-        box.start()
-    except Exception as err:  # the grader's environment, not the student
-        raise GraderError(f"the sandbox could not start: {err}") from err
+    early = pytestconfig.stash.get(EARLY, None)
+    if early is None:
+        raise GraderError(f"no submission folder given (--submission {pytestconfig.getoption('--submission')!r})")
+    box = early.get()
     collector = pytestconfig.stash.get(COLLECTOR, None)
     if collector is not None:
         collector.isolation = box.isolation
     yield box
-    box.close()
+    early.close()
 
 
 @pytest.fixture(scope="session")

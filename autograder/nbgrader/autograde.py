@@ -292,6 +292,10 @@ class KitAutograde(Autograde):
         CheckCellMetadata,
     ]).tag(config=True)
 
+    # nbgrader's list, with ScoreCells instead of executing the notebook, and without its second
+    # CheckCellMetadata: nothing after sanitizing changes a cell's nbgrader metadata (ScoreCells writes
+    # outputs only), and validating every cell against the schema twice was the largest cost of
+    # recording a submission after SaveAutoGrades itself.
     autograde_preprocessors = List([
         ScoreCells,
         IgnorePattern,
@@ -299,7 +303,6 @@ class KitAutograde(Autograde):
         LimitOutput,
         SaveAutoGrades,
         AssignLatePenalties,
-        CheckCellMetadata,
     ]).tag(config=True)
 
     grading_timeout = Float(
