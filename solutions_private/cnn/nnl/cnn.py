@@ -115,6 +115,7 @@ class ThreeLayerConvNet(object):
         - grads: Dictionary with the same keys as self.params, mapping parameter
             names to gradients of the loss with respect to those parameters.
         """
+        X = X.astype(self.dtype)  # compute in the network's dtype (float32 trains twice as fast)
         W1, b1 = self.params['W1'], self.params['b1']
         W2, b2 = self.params['W2'], self.params['b2']
         W3, b3 = self.params['W3'], self.params['b3']
