@@ -360,6 +360,47 @@ def expect_near(name, values, target, within, example):
                           % (name, _numbers(values), example, _numbers(target), _numbers(within)))
 
 
+def expect_parameters(model, expected_shapes, example):
+    """
+    Checks that model.params holds exactly the documented parameters, with their shapes.
+
+    Inputs:
+    - model: Your network (a class with params and loss(X, y))
+    - expected_shapes: Dictionary from parameter name to its documented shape
+    - example: Which network it is
+    """
+    params = getattr(model, 'params', None)
+    if not isinstance(params, dict) or set(params) != set(expected_shapes):
+        names = sorted(params) if isinstance(params, dict) else params
+        raise CheckFailed('model.params has the keys %s on %s, expected %s'
+                          % (names, example, sorted(expected_shapes)))
+    for name, shape in sorted(expected_shapes.items()):
+        expect_array("model.params['%s']" % name, params[name], shape, example)
+
+
+def loss_and_grads(model, X, y, example):
+    """
+    Calls model.loss(X, y) and checks that it returned (loss, grads) with one finite
+    gradient of the right shape for each parameter.
+
+    Returns a tuple of:
+    - loss: The loss, a float
+    - grads: Dictionary from parameter name to its gradient
+    """
+    result = model.loss(X, y)
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise CheckFailed('model.loss(X, y) did not return a tuple (loss, grads) on %s' % example)
+    loss, grads = result
+    loss = float(expect_array('loss', loss, (), example))
+    if not isinstance(grads, dict) or set(grads) != set(model.params):
+        names = sorted(grads) if isinstance(grads, dict) else grads
+        raise CheckFailed('grads has the keys %s on %s, expected those of model.params, %s'
+                          % (names, example, sorted(model.params)))
+    for name in sorted(grads):
+        expect_array("grads['%s']" % name, grads[name], np.shape(model.params[name]), example)
+    return loss, grads
+
+
 def _where_wrong(array, expected, tolerance):
     """'; 3 of 12 values differ, the first at (0, 1)', or '' for a single value."""
     if array.size <= 1:

@@ -7,50 +7,10 @@ The score cells run them (see utils/public_checks.py); they are not your grade.
 import numpy as np
 
 from utils.gradient_check import eval_numerical_gradient
-from utils.public_checks import CheckFailed, expect_array, expect_gradient, expect_near, public_check
+from utils.public_checks import (CheckFailed, expect_array, expect_gradient, expect_near, expect_parameters, loss_and_grads,
+                                 public_check)
 
 GRADIENT_TOLERANCE = 1e-5  # the notebook: errors around 1e-6 (1e-5 with batchnorm) or less
-
-
-def expect_parameters(model, expected_shapes, example):
-    """
-    Checks that model.params holds exactly the documented parameters, with their shapes.
-
-    Inputs:
-    - model: Your ThreeLayerConvNet
-    - expected_shapes: Dictionary from parameter name to its documented shape
-    - example: Which network it is
-    """
-    params = getattr(model, 'params', None)
-    if not isinstance(params, dict) or set(params) != set(expected_shapes):
-        names = sorted(params) if isinstance(params, dict) else params
-        raise CheckFailed('model.params has the keys %s on %s, expected %s'
-                          % (names, example, sorted(expected_shapes)))
-    for name, shape in sorted(expected_shapes.items()):
-        expect_array("model.params['%s']" % name, params[name], shape, example)
-
-
-def loss_and_grads(model, X, y, example):
-    """
-    Calls model.loss(X, y) and checks that it returned (loss, grads) with one finite
-    gradient of the right shape for each parameter.
-
-    Returns a tuple of:
-    - loss: The loss, a float
-    - grads: Dictionary from parameter name to its gradient
-    """
-    result = model.loss(X, y)
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise CheckFailed('model.loss(X, y) did not return a tuple (loss, grads) on %s' % example)
-    loss, grads = result
-    loss = float(expect_array('loss', loss, (), example))
-    if not isinstance(grads, dict) or set(grads) != set(model.params):
-        names = sorted(grads) if isinstance(grads, dict) else grads
-        raise CheckFailed('grads has the keys %s on %s, expected those of model.params, %s'
-                          % (names, example, sorted(model.params)))
-    for name in sorted(grads):
-        expect_array("grads['%s']" % name, grads[name], np.shape(model.params[name]), example)
-    return loss, grads
 
 
 @public_check('ThreeLayerConvNet')
