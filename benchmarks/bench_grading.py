@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -77,8 +78,7 @@ def main(argv=None) -> int:
             rows.append((label, {name: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs),
                                         rs[0][2]) for name, rs in runs.items()}))
     bwrap = shutil.which("bwrap")
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-                 platform.processor())
+    model = cpu_model()
     print(f"{model}; {platform.machine()}, nproc {len(os.sched_getaffinity(0))}, Python {platform.python_version()}, "
           f"numpy {np.__version__}, sandbox: {'bubblewrap' if bwrap else 'rlimits-only'}; homework "
           f"{args.assignment}; median of {args.repeat} gradings" + (f"; other kit: {args.against}" if args.against else ""))

@@ -30,10 +30,11 @@ import importlib.util
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine import cpu_model, load_average
 
 
 def thread_count(argv):
@@ -169,18 +170,6 @@ def largest_disagreement(dtype):
     return float(np.max(np.abs(fast - naive)) / np.max(np.abs(naive)))
 
 
-def cpu_model():
-    """The CPU's model name as `lscpu` gives it."""
-    try:
-        listing = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown CPU (no lscpu)"
-    for line in listing.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
-
-
 def numpy_blas():
     """Name and version of the BLAS numpy was built with."""
     try:
@@ -197,10 +186,6 @@ def machine_line():
             f"Python {platform.python_version()}, numpy {np.__version__} ({numpy_blas()}, "
             f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}), torch {torch_version} "
             f"(threads: {torch_threads})")
-
-
-def load_average():
-    return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def ms(value):

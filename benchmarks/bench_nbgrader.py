@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import cpu_model
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -111,8 +113,7 @@ def main(argv=None) -> int:
             rows.append(("plain nbgrader autograde (executes the notebooks)",
                          timed(lambda: plain.nbgrader("autograde", "cnn"))))
 
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-                 platform.processor())
+    model = cpu_model()
     grade_all = dict(rows)["python -m autograder grade-all"]
     print(f"{args.students} submissions; {model}, {platform.machine()}, nproc {os.cpu_count()}, "
           f"{sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}")

@@ -31,6 +31,8 @@ import time
 import tokenize
 from pathlib import Path
 
+from machine import cpu_model
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -112,14 +114,6 @@ def make_class(root: Path, assignment: str, students: int, blank: float, seed: i
     return blanks
 
 
-def lscpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "?"
-    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "?")
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=500, help="class size (default: %(default)s)")
@@ -144,7 +138,7 @@ def main(argv=None) -> int:
             rows = list(csv.DictReader(handle))
         flagged = sum(row["flagged"] == "yes" for row in rows)
         page = (tmp / "out" / "similarity.html").stat().st_size
-        print(f"Machine: {lscpu_model()}, {platform.machine()}, Python {platform.python_version()}")
+        print(f"Machine: {cpu_model()}, {platform.machine()}, Python {platform.python_version()}")
         print(f"Class: {args.students} students of {args.assignment} ({blanks} blank), written in {made:.1f} s")
         print(f"similarity: {len(rows)} pairs, {flagged} flagged, page {page / 1e6:.1f} MB")
         runs = ", ".join(f"{s:.1f}" for s in seconds)

@@ -42,11 +42,12 @@ import os
 import platform
 import pstats
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import cpu_model, load_average
 
 
 def thread_count(argv):
@@ -217,22 +218,6 @@ def epoch_breakdown(data):
         spent[part] = sum(entry[3] for (file, _, function), entry in stats.items()
                           if file.endswith(filename) and function in functions)
     return elapsed, spent
-
-
-def cpu_model():
-    """The CPU's model name as `lscpu` gives it."""
-    try:
-        listing = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown CPU (no lscpu)"
-    for line in listing.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
-
-
-def load_average():
-    return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def main(argv=None):

@@ -47,6 +47,7 @@ from autograder.classwide.engine import EngineError, Gradings, Progress
 from autograder.classwide.grade_all import tree_hash
 from autograder.grading import feedback
 from autograder.grading.grading_process import GradingProcessFailed, grade_in_child
+from autograder.nbgrader.gradebook_engines import shared_gradebook_engines
 from autograder.nbgrader.score_cells import PREFIX, function_of, is_autograded_test
 from autograder.nbgrader.submission_repair import DEFAULT_MAX_FILE_BYTES, prepare_submission, read_notes
 
@@ -365,7 +366,8 @@ class KitAutograde(Autograde):
 
         Each submission nbgrader will process is laid out as nbgrader lays out its autograded copy
         (the submitted files, then the source's provided files over them) in a scratch folder and
-        handed to the pool; nbgrader's own loop then records each one as its grading finishes.
+        handed to the pool; nbgrader's own loop then records each one as its grading finishes, its
+        ``Gradebook`` reusing one database engine for the whole loop (:mod:`.gradebook_engines`).
         """
         try:
             with tempfile.TemporaryDirectory(prefix="kit-autograde-") as scratch, \
@@ -373,7 +375,8 @@ class KitAutograde(Autograde):
                              dask_scheduler=self.dask_scheduler or None) as gradings:
                 self._ahead = self._grade_ahead(gradings, Path(scratch))
                 try:
-                    super().convert_notebooks()
+                    with shared_gradebook_engines():
+                        super().convert_notebooks()
                 finally:
                     self._progress.close()
                     self._ahead = {}

@@ -82,7 +82,7 @@ MUTATIONS = [
     M("rmsprop_cache_not_stored", "rmsprop", O, (("config['cache'] = grad_sq_avg", "pass"),),
       "the updated cache is not stored back in config"),
     M("adam_no_bias_correction", "adam", O,
-      (("first_unbiased = first_moment / (1 - beta1 ** step)", "first_unbiased = first_moment"),
-       ("second_unbiased = second_moment / (1 - beta2 ** step)", "second_unbiased = second_moment")),
+      (("second_moment * (1 / (1 - beta2 ** step))", "second_moment.copy()"),
+       ("(config['learning_rate'] / (1 - beta1 ** step))", "config['learning_rate']")),
       "the moments are not bias-corrected"),
 ]

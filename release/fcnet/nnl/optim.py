@@ -69,7 +69,7 @@ def sgd_momentum(w, dw, config=None):
         config = {}
     config.setdefault('learning_rate', 1e-2)
     config.setdefault('momentum', 0.9)
-    v = config.get('velocity', np.zeros_like(w))
+    v = config['velocity'] if 'velocity' in config else np.zeros_like(w)  # zeros only when needed
 
     next_w = None
 
@@ -106,7 +106,8 @@ def rmsprop(w, dw, config=None):
     config.setdefault('learning_rate', 1e-2)
     config.setdefault('decay_rate', 0.99)
     config.setdefault('epsilon', 1e-8)
-    config.setdefault('cache', np.zeros_like(w))
+    if 'cache' not in config:  # not config.setdefault: that would make the zeros at every call
+        config['cache'] = np.zeros_like(w)
 
     next_w = None
 
@@ -146,8 +147,10 @@ def adam(w, dw, config=None):
     config.setdefault('beta1', 0.9)
     config.setdefault('beta2', 0.999)
     config.setdefault('epsilon', 1e-8)
-    config.setdefault('m', np.zeros_like(w))
-    config.setdefault('v', np.zeros_like(w))
+    if 'm' not in config:  # not config.setdefault: that would make the zeros at every call
+        config['m'] = np.zeros_like(w)
+    if 'v' not in config:
+        config['v'] = np.zeros_like(w)
     config.setdefault('t', 0)
 
     next_w = None

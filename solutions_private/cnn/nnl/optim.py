@@ -68,7 +68,7 @@ def sgd_momentum(w, dw, config=None):
         config = {}
     config.setdefault('learning_rate', 1e-2)
     config.setdefault('momentum', 0.9)
-    v = config.get('velocity', np.zeros_like(w))
+    v = config['velocity'] if 'velocity' in config else np.zeros_like(w)  # zeros only when needed
 
     next_w = None
 
@@ -105,7 +105,8 @@ def rmsprop(w, dw, config=None):
     config.setdefault('learning_rate', 1e-2)
     config.setdefault('decay_rate', 0.99)
     config.setdefault('epsilon', 1e-8)
-    config.setdefault('cache', np.zeros_like(w))
+    if 'cache' not in config:  # not config.setdefault: that would make the zeros at every call
+        config['cache'] = np.zeros_like(w)
 
     next_w = None
 
@@ -147,8 +148,10 @@ def adam(w, dw, config=None):
     config.setdefault('beta1', 0.9)
     config.setdefault('beta2', 0.999)
     config.setdefault('epsilon', 1e-8)
-    config.setdefault('m', np.zeros_like(w))
-    config.setdefault('v', np.zeros_like(w))
+    if 'm' not in config:  # not config.setdefault: that would make the zeros at every call
+        config['m'] = np.zeros_like(w)
+    if 'v' not in config:
+        config['v'] = np.zeros_like(w)
     config.setdefault('t', 0)
 
     next_w = None
@@ -158,13 +161,22 @@ def adam(w, dw, config=None):
     # Implement the Adam update formula, with bias correction. Store the
     # next value of w as next_w, and store the new m, v and t in config.
     # =====
-    beta1, beta2 = config['beta1'], config['beta2']
+    # The formula above, computed mostly in place (four arrays the size of w rather than about a
+    # dozen): w has as many entries as a layer's weights (4 million for the CNN notebook's
+    # hidden layer), and every array of that size costs a pass over memory.
+    beta1, beta2, epsilon = config['beta1'], config['beta2'], config['epsilon']
     step = config['t'] + 1
-    first_moment = beta1 * config['m'] + (1 - beta1) * dw  # same shape as w
-    second_moment = beta2 * config['v'] + (1 - beta2) * dw ** 2  # same shape as w
-    first_unbiased = first_moment / (1 - beta1 ** step)  # same shape as w
-    second_unbiased = second_moment / (1 - beta2 ** step)  # same shape as w
-    next_w = w - config['learning_rate'] * first_unbiased / (np.sqrt(second_unbiased) + config['epsilon'])
+    first_moment = config['m'] * beta1  # beta1 * m + (1 - beta1) * dw: same shape as w
+    first_moment += (1 - beta1) * dw
+    second_moment = dw * dw  # beta2 * v + (1 - beta2) * dw ** 2: same shape as w
+    second_moment *= 1 - beta2
+    second_moment += beta2 * config['v']
+    denominator = second_moment * (1 / (1 - beta2 ** step))  # sqrt(v / (1 - beta2 ** t)) + epsilon
+    np.sqrt(denominator, out=denominator)
+    denominator += epsilon
+    next_w = first_moment * (config['learning_rate'] / (1 - beta1 ** step))  # lr * m / (1 - beta1 ** t)
+    next_w /= denominator
+    np.subtract(w, next_w, out=next_w)  # w - lr * m_hat / (sqrt(v_hat) + epsilon)
     config['m'], config['v'], config['t'] = first_moment, second_moment, step
     # =====
     # END YOUR CODE HERE
