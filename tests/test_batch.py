@@ -182,6 +182,21 @@ def test_an_unreachable_dask_scheduler_is_a_clear_error(tmp_path):
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in done.stderr
 
 
+def test_progress_is_a_line_per_student_in_a_log_and_nothing_with_no_progress(tmp_path):
+    """Without a terminal, progress is one plain line per graded student (no bar); --no-progress shows none."""
+    for student in ("ann", "bob"):
+        copy_of(RELEASE, tmp_path / "class" / student)
+    command = [sys.executable, "-m", "autograder", "grade-all", str(tmp_path / "class"), "--assignment", "cnn"]
+    logged = subprocess.run([*command, "--out", str(tmp_path / "logged")], cwd=REPO, capture_output=True, text=True,
+                            timeout=600, check=True)
+    lines = [line for line in logged.stderr.splitlines() if line.startswith("grading cnn: ")]
+    assert sorted(line.split()[3] for line in lines) == ["ann", "bob"], logged.stderr
+    assert "\r" not in logged.stderr and "it/s" not in logged.stderr and "student/s" not in logged.stderr
+    quiet = subprocess.run([*command, "--out", str(tmp_path / "quiet"), "--no-progress"], cwd=REPO,
+                           capture_output=True, text=True, timeout=600, check=True)
+    assert "grading cnn" not in quiet.stderr, quiet.stderr
+
+
 def test_a_grader_that_crashes_is_recorded_and_the_class_goes_on(tmp_path):
     """A grading process that dies (here: the grader refuses an unknown suite) is an error entry, not a stop."""
     report = grade_folder(copy_of(RELEASE, tmp_path / "ann"), "no_such_assignment", timeout=120)

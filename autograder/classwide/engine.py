@@ -86,20 +86,23 @@ class Progress:
         Where the plain lines go when stderr is not a terminal (default: print to stderr).
     bar : bool, optional
         Force the bar on (True) or off (False); default: on when stderr is a terminal.
+    show : bool, optional
+        False: count the gradings, show nothing (no bar, no lines). Default True.
     """
 
-    def __init__(self, total: int, label: str, log: logging.Logger | None = None, bar: bool | None = None):
+    def __init__(self, total: int, label: str, log: logging.Logger | None = None, bar: bool | None = None,
+                 show: bool = True):
         from tqdm import tqdm
 
-        self.total, self.label, self.log, self.done = total, label, log, 0
+        self.total, self.label, self.log, self.done, self.show = total, label, log, 0, show
         self.started = time.monotonic()
-        use_bar = sys.stderr.isatty() if bar is None else bar
+        use_bar = show and (sys.stderr.isatty() if bar is None else bar)
         self.bar = tqdm(total=total, unit="student", desc=label, file=sys.stderr, disable=not use_bar or not total)
 
     def update(self, name: str, results: dict) -> None:
         self.done += 1
         self.bar.update()
-        if self.bar.disable:
+        if self.show and self.bar.disable:
             elapsed = time.monotonic() - self.started
             left = elapsed / self.done * (self.total - self.done)
             status = results.get("extra_data", {}).get("status", "?")

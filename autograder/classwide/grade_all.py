@@ -217,7 +217,7 @@ def grade_all(root: Path, assignment: str, out: Path, *, jobs: int = 2, timeout:
         write_json_atomically(results_dir / f"{sub.student}.json", results)
         (graded if results["extra_data"]["status"] == "graded" else errors).append(sub.student)
 
-    bar = Progress(len(todo), f"grading {assignment}", bar=progress if progress else False)
+    bar = Progress(len(todo), f"grading {assignment}", show=progress)
     try:
         with Gradings(assignment, jobs=jobs, timeout=timeout, dask_scheduler=dask_scheduler) as gradings:
             futures = {gradings.submit(sub.student, sub.folder, key=f"grade-{sub.student}-{digest[:12]}"):
