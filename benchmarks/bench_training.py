@@ -47,21 +47,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import cpu_model, load_average
+from machine import cpu_model, load_average, pin_blas_threads
 
-
-def thread_count(argv):
-    """The --threads value of argv (default: the cores this process may use), without parsing the rest."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    known, _ = parser.parse_known_args(argv)
-    return known.threads
-
-
-# The BLAS under numpy fixes its thread count when it is loaded: set it before numpy is imported.
-THREADS = thread_count(sys.argv[1:])
-for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_variable] = str(THREADS)
+THREADS = pin_blas_threads(sys.argv[1:])  # before numpy is imported
 
 import numpy as np  # noqa: E402
 
