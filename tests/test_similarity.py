@@ -26,8 +26,9 @@ import pytest
 from browser import console_errors, full_page_screenshot, headless_chromium
 from submissions import copy_of
 
+from autograder.classwide.grade_all import write_atomically
 from autograder.classwide.similarity import (SimilarityError, graded_modules, read_known, similarity,
-                                             top_level_definitions, write_atomically)
+                                             top_level_definitions)
 
 REPO = Path(__file__).resolve().parents[1]
 RELEASE = REPO / "release" / "cnn"

@@ -109,13 +109,28 @@ def grader_version(assignment: str) -> str:
 
 # -- the class ------------------------------------------------------------------------------------
 
-def write_json_atomically(path: Path, data: dict) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_atomically(path: Path, write, mode: int = 0o644) -> Path:
+    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    Never half a file: a failure leaves the previous ``path`` as it was and no temporary file. The
+    file gets ``mode`` (default 0644: mkstemp's 0600 would hide a report from the course's other staff).
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as out:
-        json.dump(data, out, indent=1)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            write(handle)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json_atomically(path: Path, data: dict) -> None:
+    """Write ``data`` to ``path`` (its folder created) with :func:`write_atomically`, readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, lambda out: json.dump(data, out, indent=1), mode=0o600)
 
 
 def already_graded(path: Path, submission_hash: str, version: str) -> bool:

@@ -37,12 +37,12 @@ import os
 import re
 import stat
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from autograder.classwide.grade_all import BatchError, find_submissions, write_atomically
 from autograder.course import release_folder, source_folder, suite_path
 from autograder.paths import REPO_ROOT
 
@@ -682,20 +682,6 @@ CSV_COLUMNS = ["student_a", "student_b", "kind", "score", "share_a", "share_b", 
                "functions", "flagged"]
 
 
-def write_atomically(path: Path, write) -> Path:
-    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            write(handle)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the report from the course's other staff
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_pairs_csv(pairs: list[Pair], path: Path, flag_threshold: float) -> Path:
     """``similarity.csv``: one row per pair, most similar first, written atomically."""
     def write(handle):
@@ -777,8 +763,6 @@ def find_similar_pairs(submissions: Path, assignment: str, *, known: Path | None
     SimilarityError
         On a submissions or known folder that cannot be used (the message names it).
     """
-    from autograder.classwide.grade_all import BatchError, find_submissions
-
     if settings.guarantee_threshold < settings.noise_threshold or settings.noise_threshold < 1:
         raise SimilarityError("the guarantee threshold must be at least the noise threshold, itself at least 1")
     if not 0 <= settings.flag_threshold <= 1:

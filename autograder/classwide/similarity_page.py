@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from autograder.classwide.grade_all import write_atomically
 from autograder.classwide.report import CSP, _png, _table
-from autograder.classwide.similarity import (INVOLVED_SHARE, Document, Pair, SimilarityRun, matching_regions,
-                                             write_atomically)
+from autograder.classwide.similarity import INVOLVED_SHARE, Document, Pair, SimilarityRun, matching_regions
 
 TOP_PAIRS = 50
 MAX_SIDE_BY_SIDE = 20
