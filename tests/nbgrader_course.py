@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook
 
 from autograder.course import copy_course
 from autograder.nbgrader.course_flow import CourseFlow
@@ -26,6 +27,14 @@ class Course(CourseFlow):
     def feedback_html(self, student: str) -> str:
         """All of a student's feedback pages, concatenated."""
         return "\n".join(p.read_text() for p in sorted(self.feedback(student).glob("*.html")))
+
+
+def function_scores(flow: CourseFlow, student: str) -> dict[str, float]:
+    """``{function: auto_score}`` of a student's score cells in the course's gradebook."""
+    with Gradebook(f"sqlite:///{flow.root / 'gradebook.db'}", flow.course_id) as gb:
+        submission = gb.find_submission(flow.assignment, student)
+        return {g.name[len("score_"):]: g.auto_score for nb in submission.notebooks for g in nb.grades
+                if g.name.startswith("score_")}
 
 
 def fill_with_solutions(folder: Path) -> None:

@@ -27,7 +27,8 @@ from autograder.grading.grade import suite_folder
 from autograder.grading.mutations import load_catalogue, mutate_source
 from autograder.nbgrader.score_cells import grade_id
 from browser import full_page_screenshot, headless_chromium
-from nbgrader_course import ASSIGNMENT, REPO, Course, cell_index, edit_notebook, fill_with_solutions, score_cell_outputs
+from nbgrader_course import (ASSIGNMENT, REPO, Course, cell_index, edit_notebook, fill_with_solutions, function_scores,
+                             score_cell_outputs)
 from submissions import grade_json, replace_function, scores_by_tag
 
 STUDENTS = ["ada", "ben", "cleo", "dan", "eve"]
@@ -126,14 +127,6 @@ def course(tmp_path_factory):
     return course
 
 
-def _function_scores(course, student):
-    """``{function: auto_score}`` of the score cells in the gradebook."""
-    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", course.course_id) as gb:
-        submission = gb.find_submission(ASSIGNMENT, student)
-        return {g.name[len("score_"):]: g.auto_score for nb in submission.notebooks for g in nb.grades
-                if g.name.startswith("score_")}
-
-
 def test_autograde_grades_the_class_ahead_and_records_each_student_once(course):
     """Are all five graded concurrently before nbgrader records them, each graded and recorded exactly once?"""
     log = course.autograde.stderr
@@ -162,18 +155,18 @@ def test_gradebook_holds_each_functions_score(course):
     """Is each score cell's gradebook score that function's suite score, for every student?"""
     for student in STUDENTS:
         expected = {f: earned for f, (earned, _) in scores_by_tag(course.graded[student]).items()}
-        assert _function_scores(course, student) == pytest.approx(expected, abs=1e-6), student
+        assert function_scores(course, student) == pytest.approx(expected, abs=1e-6), student
 
 
 def test_blank_release_scores_zero(course):
     """Does the blank release score 0 (the source's solutions were not graded in its place)?"""
     assert float(course.rows["ben"]["score"]) == 0.0
-    assert set(_function_scores(course, "ben").values()) == {0.0}
+    assert set(function_scores(course, "ben").values()) == {0.0}
 
 
 def test_latest_submission_counts_and_is_late(course):
     """Is dan's later (late) submission the graded one, and recorded as late?"""
-    scores = _function_scores(course, "dan")
+    scores = function_scores(course, "dan")
     assert scores["conv_forward_naive"] == pytest.approx(10.0), "dan's first (blank) submission was graded"
     assert scores["spatial_batchnorm_forward"] < 10.0 and scores["max_pool_forward_naive"] < 6.0
     with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}", course.course_id) as gb:
@@ -183,7 +176,7 @@ def test_latest_submission_counts_and_is_late(course):
 
 def test_warnings_on_stderr_do_not_zero_a_grade(course):
     """Does dan's affine_forward, right but noisy on stderr, keep its full points?"""
-    assert _function_scores(course, "dan")["affine_forward"] == pytest.approx(2.0)
+    assert function_scores(course, "dan")["affine_forward"] == pytest.approx(2.0)
     graded = course.autograded("dan") / "CNN.ipynb"
     outputs = score_cell_outputs(graded)[grade_id("affine_forward")]
     assert [o["output_type"] for o in outputs] == ["stream", "execute_result"]
@@ -192,7 +185,7 @@ def test_warnings_on_stderr_do_not_zero_a_grade(course):
 
 def test_hostile_student_gains_nothing(course):
     """Do eve's tampered cells, kernel code and nnl tricks earn nothing and change nothing?"""
-    scores = _function_scores(course, "eve")
+    scores = function_scores(course, "eve")
     assert scores["relu_forward"] == 0.0 and scores["conv_forward_naive"] == 0.0
     # her untouched functions keep their points, the tampered cells got no more than the suite gave
     assert scores["conv_backward_naive"] == pytest.approx(10.0)
@@ -204,7 +197,7 @@ def test_hostile_student_gains_nothing(course):
     assert not list(course.tmp.rglob(MARKER)), "hostile code wrote into the course"
     assert MARKER.encode() not in (course.root / "gradebook.db").read_bytes()
     for student in STUDENTS:
-        assert _function_scores(course, student), f"{student}'s grades were deleted"
+        assert function_scores(course, student), f"{student}'s grades were deleted"
 
 
 def test_notebooks_are_not_executed_at_autograde(course):
@@ -260,7 +253,7 @@ def test_resubmission_after_collect_replaces_the_grade(course):
     rerun = course.nbgrader("autograde", ASSIGNMENT)
     assert "Skipping existing assignment" in rerun.stderr, "the other students were graded again"
     assert float(course.export()["ben"]["score"]) == pytest.approx(100.0)
-    assert _function_scores(course, "ada") == pytest.approx({f: e for f, (e, _) in
+    assert function_scores(course, "ada") == pytest.approx({f: e for f, (e, _) in
                                                              scores_by_tag(course.graded["ada"]).items()})
 
 

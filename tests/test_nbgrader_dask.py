@@ -12,15 +12,12 @@ import shutil
 
 import pytest
 from distributed import Client
-from nbgrader.api import Gradebook
 
-from autograder.course import copy_course
 from autograder.grading.grade import suite_folder
 from autograder.grading.mutations import load_catalogue, write_mutant
-from autograder.nbgrader.course_flow import CourseFlow, NbgraderFailed
+from autograder.nbgrader.course_flow import NbgraderFailed
+from nbgrader_course import ASSIGNMENT, Course, function_scores
 from submissions import RELEASE, SOLVED, grade_json, scores_by_tag
-
-ASSIGNMENT = "cnn"
 
 pytestmark = pytest.mark.nbgrader
 
@@ -34,18 +31,10 @@ def _class(root):
 
 
 def _course(tmp_path, folders):
-    flow = CourseFlow(copy_course(tmp_path / "course"), tmp_path / "exchange", tmp_path / "homes", ASSIGNMENT)
-    flow.nbgrader("generate_assignment", ASSIGNMENT, "--force")
+    course = Course.create(tmp_path)
     for student, folder in folders.items():
-        shutil.copytree(folder, flow.submitted(student))
-    return flow
-
-
-def _gradebook_scores(flow, student):
-    with Gradebook(f"sqlite:///{flow.root / 'gradebook.db'}", flow.course_id) as gb:
-        submission = gb.find_submission(ASSIGNMENT, student)
-        return {g.name[len("score_"):]: g.auto_score for nb in submission.notebooks for g in nb.grades
-                if g.name.startswith("score_")}
+        shutil.copytree(folder, course.submitted(student))
+    return course
 
 
 def _keys_run_on(scheduler):
@@ -67,9 +56,9 @@ def test_autograde_on_a_dask_cluster_records_what_the_grading_command_gives(dask
         assert f"autograde-{ASSIGNMENT}-{student}" in keys, f"{student} was not graded on the cluster"
         expected = {f: earned for f, (earned, _) in scores_by_tag(grade_json(folder, tmp_path / f"{student}.json"))
                     .items()}
-        assert _gradebook_scores(flow, student) == pytest.approx(expected, abs=1e-6), student
-    assert set(_gradebook_scores(flow, "ben").values()) == {0.0}
-    assert sum(_gradebook_scores(flow, "cleo").values()) < sum(_gradebook_scores(flow, "ada").values())
+        assert function_scores(flow, student) == pytest.approx(expected, abs=1e-6), student
+    assert set(function_scores(flow, "ben").values()) == {0.0}
+    assert sum(function_scores(flow, "cleo").values()) < sum(function_scores(flow, "ada").values())
 
 
 def test_an_unreachable_scheduler_stops_autograde_with_a_clear_error(tmp_path):
