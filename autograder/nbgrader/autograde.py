@@ -42,12 +42,14 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     SaveAutoGrades)
 from nbgrader.utils import find_all_files, rmtree
 from traitlets import Float, Integer, List, Unicode
+from traitlets.config import Config
 
 from autograder.classwide.engine import EngineError, Gradings, Progress
 from autograder.classwide.grade_all import tree_hash
 from autograder.grading import feedback
 from autograder.grading.grading_process import GradingProcessFailed, grade_in_child
 from autograder.nbgrader.gradebook_engines import shared_gradebook_engines
+from autograder.nbgrader.metadata_schema import compiled_metadata_schema
 from autograder.nbgrader.score_cells import PREFIX, function_of, is_autograded_test
 from autograder.nbgrader.submission_repair import DEFAULT_MAX_FILE_BYTES, prepare_submission, read_notes
 
@@ -153,6 +155,30 @@ def notes_cell(notes: list[str]):
     return cell
 
 
+# (gradebook URL, assignment, notebook) -> {grade_id: released flags}: the source cells, read from
+# the gradebook once per KitAutograde run (they do not change while it records submissions).
+RELEASED_FLAGS: dict[tuple[str, str, str], dict[str, dict]] = {}
+
+
+def released_flags(db_url: str, assignment: str, notebook: str) -> dict[str, dict]:
+    """``{grade_id: {"grade", "solution", "task", "locked"[, "points"]}}`` of a released notebook's cells."""
+    key = (db_url, assignment, notebook)
+    if key not in RELEASED_FLAGS:
+        with Gradebook(db_url) as gb:
+            source = gb.find_notebook(notebook, assignment)
+            points = {cell.name: float(cell.max_score) for cell in source.grade_cells}
+            solutions = {cell.name for cell in source.solution_cells}
+            tasks = {cell.name for cell in source.task_cells}
+            flags = {}
+            for cell in source.source_cells:
+                flags[cell.name] = {"grade": cell.name in points, "solution": cell.name in solutions,
+                                    "task": cell.name in tasks, "locked": bool(cell.locked)}
+                if cell.name in points:
+                    flags[cell.name]["points"] = points[cell.name]
+        RELEASED_FLAGS[key] = flags
+    return RELEASED_FLAGS[key]
+
+
 class RestoreGradeFlags(NbGraderPreprocessor):
     """Put back the nbgrader flags (grade, solution, task, locked, points) a student edited.
 
@@ -164,22 +190,14 @@ class RestoreGradeFlags(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
-        with Gradebook(info["db_url"]) as gb:
-            notebook = gb.find_notebook(info["notebook"], info["assignment"])
-            source = {cell.name: cell for cell in notebook.source_cells}
-            points = {cell.name: float(cell.max_score) for cell in notebook.grade_cells}
-            solutions = {cell.name for cell in notebook.solution_cells}
-            tasks = {cell.name for cell in notebook.task_cells}
+        released = released_flags(info["db_url"], info["assignment"], info["notebook"])
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader")
-            if not isinstance(meta, dict) or meta.get("grade_id") not in source:
+            if not isinstance(meta, dict) or meta.get("grade_id") not in released:
                 continue
             name = meta["grade_id"]
-            restored = {"grade": name in points, "solution": name in solutions, "task": name in tasks,
-                        "locked": bool(source[name].locked)}
-            if name in points:
-                restored["points"] = points[name]
-            else:
+            restored = dict(released[name])
+            if "points" not in restored:
                 meta.pop("points", None)
             changed = {key: meta.get(key) for key, value in restored.items() if meta.get(key) != value}
             if changed:
@@ -327,6 +345,16 @@ class KitAutograde(Autograde):
         help="Submitted files above this size (MiB) are moved to the course's quarantine folder, not graded.",
     ).tag(config=True)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # nbconvert validates the whole notebook against nbformat's schema after each of the
+        # preprocessors (12 validations per notebook here); with optimistic validation it validates
+        # once after all of them, and nbformat validates again as it writes the notebook. A course
+        # that sets optimistic_validation itself keeps its setting.
+        if not any("optimistic_validation" in self.config.get(section, {})
+                   for section in ("Exporter", "NotebookExporter")):
+            self.update_config(Config({"Exporter": {"optimistic_validation": True}}))
+
     # -- paths -------------------------------------------------------------------------------
     def _stamp(self, assignment_id: str, student_id: str) -> Path:
         """The mark of a finished autograde, beside (not inside) the autograded folder."""
@@ -367,19 +395,24 @@ class KitAutograde(Autograde):
         Each submission nbgrader will process is laid out as nbgrader lays out its autograded copy
         (the submitted files, then the source's provided files over them) in a scratch folder and
         handed to the pool; nbgrader's own loop then records each one as its grading finishes, its
-        ``Gradebook`` reusing one database engine for the whole loop (:mod:`.gradebook_engines`).
+        ``Gradebook`` reusing one database engine for the whole loop and storing each submission in
+        one SQLite commit (:mod:`.gradebook_engines`), its cell-metadata schema compiled once
+        (:mod:`.metadata_schema`).
         """
+        RELEASED_FLAGS.clear()
         try:
             with tempfile.TemporaryDirectory(prefix="kit-autograde-") as scratch, \
                     Gradings("", jobs=self.jobs, timeout=self.grading_timeout,
                              dask_scheduler=self.dask_scheduler or None) as gradings:
                 self._ahead = self._grade_ahead(gradings, Path(scratch))
                 try:
-                    with shared_gradebook_engines():
+                    with shared_gradebook_engines() as self._gradebooks, compiled_metadata_schema():
                         super().convert_notebooks()
                 finally:
                     self._progress.close()
                     self._ahead = {}
+                    self._gradebooks = None
+                    RELEASED_FLAGS.clear()
         except EngineError as err:
             raise SystemExit(f"nbgrader autograde: {err}") from None
 
@@ -428,6 +461,7 @@ class KitAutograde(Autograde):
 
     # -- 5. resume: an autograded folder without its finish mark is graded again --------------
     def init_destination(self, assignment_id: str, student_id: str) -> bool:
+        self._store_records()  # what a failed submission before this one recorded
         dest = os.path.normpath(self._format_dest(assignment_id, student_id))
         excluded = student_id in (self.coursedir.student_id_exclude or "").split(",")
         if not excluded and os.path.exists(dest) and not self._stamp(assignment_id, student_id).exists():
@@ -465,6 +499,7 @@ class KitAutograde(Autograde):
         SuiteFailed
             When the suite could not grade it (a timeout, a broken environment).
         """
+        self._store_records()  # no write transaction stays open while a grading is awaited
         digest, future = getattr(self, "_ahead", {}).pop((assignment_id, student_id), (None, None))
         if future is not None and digest == tree_hash(dest):
             self.log.info("Recording the hidden suite's grading of %s/%s", student_id, assignment_id)
@@ -496,7 +531,13 @@ class KitAutograde(Autograde):
     def set_permissions(self, assignment_id: str, student_id: str) -> None:
         super().set_permissions(assignment_id, student_id)
         GRADED.pop((assignment_id, student_id), None)
+        self._store_records()  # the submission's records are on disk before it is marked finished
         self._stamp(assignment_id, student_id).write_text("finished\n")
+
+    def _store_records(self) -> None:
+        """Commit durably what nbgrader has recorded so far (see :mod:`.gradebook_engines`)."""
+        if getattr(self, "_gradebooks", None) is not None:
+            self._gradebooks.commit()
 
 
 def install() -> None:
