@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbformat import v4
+from nbformat import NotebookNode, v4
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters.autograde import Autograde
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern,
@@ -161,7 +161,10 @@ RELEASED_FLAGS: dict[tuple[str, str, str], dict[str, dict]] = {}
 
 
 def released_flags(db_url: str, assignment: str, notebook: str) -> dict[str, dict]:
-    """``{grade_id: {"grade", "solution", "task", "locked"[, "points"]}}`` of a released notebook's cells."""
+    """``{grade_id: {"grade", "solution", "task", "locked"[, "points"]}}`` of a released notebook's cells.
+
+    In the notebook's order (its source cells').
+    """
     key = (db_url, assignment, notebook)
     if key not in RELEASED_FLAGS:
         with Gradebook(db_url) as gb:
@@ -218,11 +221,10 @@ class OverwriteCellsSafely(OverwriteCells):
     """
 
     def add_missing_grade_cells(self, nb, resources):
-        source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
-        order = [cell.name for cell in source_nb.source_cells]
-        points = {cell.name: cell.max_score for cell in source_nb.grade_cells}
-        solutions = {cell.name for cell in source_nb.solution_cells}
-        by_name = {cell.name: cell for cell in source_nb.source_cells}
+        released = released_flags(resources["nbgrader"]["db_url"], self.assignment_id, self.notebook_id)
+        order = list(released)
+        points = {name: flags["points"] for name, flags in released.items() if "points" in flags}
+        solutions = {name for name, flags in released.items() if flags["solution"]}
 
         def positions():
             return {cell.metadata["nbgrader"]["grade_id"]: index for index, cell in enumerate(nb.cells)
@@ -235,7 +237,8 @@ class OverwriteCellsSafely(OverwriteCells):
             if name not in points or name in present_grades:
                 continue
             self.log.warning("Missing grade cell %s encountered, adding to notebook", name)
-            cell = self.missing_cell_transform(by_name[name], points[name], is_solution=name in solutions)
+            source_cell = self.gradebook.find_source_cell(name, self.notebook_id, self.assignment_id)
+            cell = self.missing_cell_transform(source_cell, points[name], is_solution=name in solutions)
             where = positions()
             earlier = [where[prev] for prev in order[:rank] if prev in where]
             nb.cells.insert(max(earlier) + 1 if earlier else 0, cell)
@@ -274,10 +277,13 @@ class ScoreCells(NbGraderPreprocessor):
                 raise SuiteFailed(f"{where}: score cell {function!r} is worth {points:g} points in the gradebook, "
                                   f"the rubric gives {verdict.max_score:g}")
             cell.execution_count = None
+            # built as v4.new_output builds them, without its schema check of each output: the whole
+            # notebook is validated once its preprocessors have run (optimistic_validation)
             cell.outputs = [
-                v4.new_output("stream", name="stdout", text=verdict.report(function)),
-                v4.new_output("execute_result", data={"text/plain": _score_text(verdict.score, points)},
-                              execution_count=None),
+                NotebookNode(output_type="stream", name="stdout", text=verdict.report(function)),
+                NotebookNode(output_type="execute_result", metadata=NotebookNode(),
+                             data=NotebookNode({"text/plain": _score_text(verdict.score, points)}),
+                             execution_count=None),
             ]
         if scores.notes:
             nb.cells.insert(0, notes_cell(scores.notes))
