@@ -37,6 +37,16 @@ def replace_function(module: Path, name: str, source: str) -> None:
     raise KeyError(f"{module} has no top-level {name}")
 
 
+# A student module that hangs at import: its grading outlasts any time limit, however fast the machine.
+HANG_AT_IMPORT = {"nnl/optim.py": {"sgd": '''
+    import time as _time
+    _time.sleep(10 ** 6)
+
+    def sgd(w, dw, config=None):
+        return w, config
+    '''}}
+
+
 def solved_with(dest: Path, replacements: dict[str, dict[str, str]], solved: Path = SOLVED) -> Path:
     """The solved copy (cnn's unless ``solved`` says) with functions replaced:
     ``{"nnl/layers.py": {"relu_forward": "def ..."}}``."""

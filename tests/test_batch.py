@@ -15,16 +15,7 @@ import pytest
 
 from autograder.classwide.engine import grade_folder
 from autograder.classwide.grade_all import BatchError, find_submissions
-from submissions import RELEASE, REPO, SOLVED, copy_of, solved_with
-
-HANG_AT_IMPORT = {"nnl/optim.py": {"sgd": '''
-    import time as _time
-    _time.sleep(10 ** 6)
-
-    def sgd(w, dw, config=None):
-        return w, config
-    '''}}
-
+from submissions import HANG_AT_IMPORT, RELEASE, REPO, SOLVED, copy_of, solved_with
 
 def grade_all(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     """``grade-all ARGS`` for the cnn assignment (unless ARGS name one)."""

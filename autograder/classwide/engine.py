@@ -2,7 +2,8 @@
 
 `grade-all` and the kit's `nbgrader autograde` both hand their submissions to `Gradings`: each
 grading is its own ``python -m autograder grade`` process (student code in that process's
-sandbox), ``jobs`` at once, or a task on a Dask cluster (the folder packed in memory). Results
+sandbox; on this machine forked from one grading server, :mod:`autograder.grading.grading_server`,
+that has made the grader's imports), ``jobs`` at once, or a task on a Dask cluster (the folder packed in memory). Results
 come back as futures, in any order; progress is a bar on a terminal and a plain line per
 finished grading in a log.
 """
@@ -18,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from autograder.grading.grading_process import GradingProcessFailed, grade_in_child
+from autograder.grading.grading_server import GradingServer, ServerUnavailable
 
 SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 
@@ -38,8 +40,10 @@ def zero_report(message: str) -> dict:
             "extra_data": {"status": "error", "error": message}}
 
 
-def grade_folder(folder: Path, assignment: str, timeout: float) -> dict:
+def grade_folder(folder: Path, assignment: str, timeout: float, server: GradingServer | None = None) -> dict:
     """Grade one assignment folder with ``python -m autograder grade`` in a child process.
+
+    With ``server``, the child is forked from that grading server (see ``grade_in_child``).
 
     Returns
     -------
@@ -49,7 +53,7 @@ def grade_folder(folder: Path, assignment: str, timeout: float) -> dict:
     """
     started = time.monotonic()
     try:
-        results = grade_in_child(folder, assignment, timeout)
+        results = grade_in_child(folder, assignment, timeout, server)
         results.setdefault("extra_data", {})["status"] = "graded"
     except GradingProcessFailed as err:
         results = zero_report(str(err))
@@ -138,7 +142,7 @@ class Gradings:
 
     def __init__(self, assignment: str, jobs: int = 2, timeout: float = 600, dask_scheduler: str | None = None):
         self.assignment, self.jobs, self.timeout, self.dask_scheduler = assignment, jobs, timeout, dask_scheduler
-        self._pool = self._client = None
+        self._pool = self._client = self._server = None
 
     def __enter__(self) -> "Gradings":
         if self.dask_scheduler:
@@ -151,6 +155,10 @@ class Gradings:
             except (OSError, TimeoutError, ValueError) as err:
                 raise EngineError(f"cannot reach the Dask scheduler at {self.dask_scheduler}: {err}") from None
         else:
+            try:  # every grading forked from one process that has made the grader's imports
+                self._server = GradingServer()
+            except (ServerUnavailable, OSError) as err:
+                logging.getLogger(__name__).warning("no grading server (%s): each grading starts a new process", err)
             self._pool = ThreadPoolExecutor(max_workers=max(1, self.jobs), thread_name_prefix="grading")
         return self
 
@@ -171,10 +179,12 @@ class Gradings:
 
             dask_future.add_done_callback(finished)
             return future
-        return self._pool.submit(grade_folder, folder, assignment, self.timeout)
+        return self._pool.submit(grade_folder, folder, assignment, self.timeout, self._server)
 
     def __exit__(self, *exc_info) -> None:
         if self._pool is not None:  # on Ctrl-C: drop the queued gradings, let the running ones end
             self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._server is not None:
+            self._server.close()
         if self._client is not None:
             self._client.close()

@@ -3,27 +3,36 @@
 ``nbgrader autograde`` (:mod:`autograder.nbgrader.autograde`) and ``grade-all``
 (:mod:`autograder.classwide.grade_all`) both grade this way, so that a submission that hangs
 costs one timeout, and a timeout or an interrupt stops the grader together with
-its sandbox and everything student code started.
+its sandbox and everything student code started. The child is either started
+(``python -m autograder grade``) or, when the caller has a
+:class:`~autograder.grading.grading_server.GradingServer`, forked from it with
+its imports already made; both are killed, whole, the same way.
 """
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+from autograder.grading.grading_server import GradingServer, ServerUnavailable
 from autograder.paths import REPO_ROOT
+
+log = logging.getLogger(__name__)
 
 
 class GradingProcessFailed(RuntimeError):
     """The grading command did not complete: it timed out, exited non-zero or wrote no results."""
 
 
-def grade_in_child(folder: Path, assignment: str, timeout: float) -> dict:
+def grade_in_child(folder: Path, assignment: str, timeout: float, server: GradingServer | None = None) -> dict:
     """Grade ``folder`` with the hidden suite of ``assignment`` in a child process.
 
     Inputs
@@ -34,6 +43,9 @@ def grade_in_child(folder: Path, assignment: str, timeout: float) -> dict:
         Which hidden suite.
     timeout : float
         Seconds the whole grading may take.
+    server : GradingServer, optional
+        Fork the child from this server instead of starting an interpreter; when the server
+        cannot be reached the child is started as usual (a warning is logged).
 
     Returns
     -------
@@ -50,18 +62,77 @@ def grade_in_child(folder: Path, assignment: str, timeout: float) -> dict:
     """
     with tempfile.TemporaryDirectory(prefix="grading-") as tmp:
         out = Path(tmp) / "results.json"
-        proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(folder), "--assignment", assignment,
-                                 "--json", str(out)], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise GradingProcessFailed(f"grading did not finish within {timeout:g} s") from None
-        finally:  # whatever happened: nothing of the grading outlives it
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()  # reap it and close its pipes
-        if proc.returncode != 0 or not out.is_file():
+        argv = ["grade", str(folder), "--assignment", assignment, "--json", str(out)]
+        returncode = None
+        if server is not None:
+            try:
+                returncode, stdout, stderr = _forked(server, argv, Path(tmp), timeout)
+            except ServerUnavailable as err:
+                log.warning("%s; grading %s in a new process", err, folder)
+        if returncode is None:
+            returncode, stdout, stderr = _started(argv, timeout)
+        if returncode != 0 or not out.is_file():
             tail = (stderr or stdout).strip()[-2000:]
-            raise GradingProcessFailed(f"the grader exited {proc.returncode}: {tail}")
+            raise GradingProcessFailed(f"the grader exited {returncode}: {tail}")
         return json.loads(out.read_text())
+
+
+def _kill_session(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _started(argv: list[str], timeout: float) -> tuple[int, str, str]:
+    """Run ``python -m autograder ARGV`` in a new session; its status, stdout and stderr."""
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", *argv], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise GradingProcessFailed(f"grading did not finish within {timeout:g} s") from None
+    finally:  # whatever happened: nothing of the grading outlives it
+        _kill_session(proc.pid)
+        proc.communicate()  # reap it and close its pipes
+    return proc.returncode, stdout, stderr
+
+
+def _forked(server: GradingServer, argv: list[str], tmp: Path, timeout: float) -> tuple[int, str, str]:
+    """Run the command in a child forked from ``server``; its status, stdout and stderr.
+
+    Raises
+    ------
+    ServerUnavailable
+        When the server cannot be reached or forks nothing (nothing was graded).
+    """
+    deadline = time.monotonic() + timeout
+    stdout, stderr = tmp / "stdout", tmp / "stderr"
+    connection = server.connect({"argv": argv, "env": dict(os.environ), "cwd": str(REPO_ROOT),
+                                 "stdout": str(stdout), "stderr": str(stderr)}, timeout)
+    pid = None
+    try:
+        reader = connection.makefile("rb")
+        try:
+            started = reader.readline().split()
+        except OSError as err:
+            raise ServerUnavailable(f"the grading server did not fork a grading: {err}") from None
+        if len(started) != 2 or started[0] != b"pid":
+            raise ServerUnavailable("the grading server did not fork a grading")
+        pid = int(started[1])
+        connection.settimeout(max(0.0, deadline - time.monotonic()))
+        try:
+            finished = reader.readline().split()
+        except socket.timeout:
+            raise GradingProcessFailed(f"grading did not finish within {timeout:g} s") from None
+    finally:  # whatever happened: nothing of the grading outlives it
+        if pid is not None:
+            _kill_session(pid)
+        connection.close()
+    returncode = int(finished[1]) if len(finished) == 2 and finished[0] == b"exit" else -signal.SIGKILL
+    return returncode, _read(stdout), _read(stderr)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""

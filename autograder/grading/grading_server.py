@@ -1,0 +1,211 @@
+"""A fork server for gradings: one process, its imports done once, forks a fresh grading per submission.
+
+Each ``python -m autograder grade`` starts an interpreter and imports numpy,
+pytest and the grader before it grades anything: about 0.3 s of CPU, a third of
+a blank release's grading (see BENCHMARKS.md, "Per-submission grading time").
+A :class:`GradingServer` is one process that has made those imports. For each
+grading it forks a child, which is what ``python -m autograder grade`` would
+be after its imports: it runs the same command (``autograder.cli.main``) with
+the requester's environment, working folder and arguments, its output going to
+the requester's files, and exits with the command's status.
+
+What a grading process guarantees is unchanged, and :func:`grading_process.grade_in_child`
+enforces it the same way for a forked grading as for a started one:
+
+- each grading is a process in a session of its own; student code runs in the
+  sandbox that grading starts, never in the server (which grades nothing and
+  so stays as it was after its imports: every grading forks the same state);
+- a timeout or an interrupt kills the grading's whole session (``killpg``),
+  and a finished grading's session is killed as well, so nothing it started
+  outlives it;
+- the server and every grading die with the thread that started the server
+  (``PR_SET_PDEATHSIG``), so a grade-all or autograde killed with kill -9
+  leaves no grading behind.
+
+Protocol, over a Unix socket in a private folder (mode 0700), one connection
+per grading: the requester sends one JSON line ``{"argv", "env", "cwd",
+"stdout", "stderr"}``; the forked grading answers ``pid N``, and when the
+command has finished ``exit N``, then waits until the requester, having
+killed its session, closes the connection.
+
+Run as ``python -m autograder.grading.grading_server SOCKET``; it prints
+``ready`` once it listens and ends when its standard input closes.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+
+
+class ServerUnavailable(OSError):
+    """The grading server is not running or did not answer; the caller starts a grading process instead."""
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to kill this process (SIGKILL) when the thread that created it ends."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+# -- the server process --------------------------------------------------------------------------
+
+def preload() -> None:
+    """Import what every grading imports: the grader, pytest and its built-in plugins, numpy."""
+    import importlib
+
+    import _pytest.config
+
+    import autograder.cli  # noqa: F401
+    import autograder.grading.grade  # noqa: F401
+    import autograder.grading.pytest_plugin  # noqa: F401
+    import autograder.sandbox.sandbox  # noqa: F401
+    for name in _pytest.config.default_plugins:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(f"_pytest.{name}")
+
+
+def run_grading(connection: socket.socket) -> int:
+    """In a forked child: read the request, run the command as ``python -m autograder`` would; its status."""
+    os.setsid()
+    die_with_parent()  # the parent is the single-threaded server
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the grading waits for its sandbox
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    reader = connection.makefile("rb")
+    request = json.loads(reader.readline())
+    for fd, path, flags in ((0, os.devnull, os.O_RDONLY), (1, request["stdout"], os.O_WRONLY | os.O_CREAT),
+                            (2, request["stderr"], os.O_WRONLY | os.O_CREAT)):
+        target = os.open(path, flags, 0o600)
+        os.dup2(target, fd)
+        os.close(target)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    sys.argv = [sys.executable, "-m", "autograder", *request["argv"]]
+    connection.sendall(f"pid {os.getpid()}\n".encode())
+    try:
+        from autograder.cli import main
+
+        code = main(request["argv"])
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if not isinstance(done.code, int) and done.code is not None:
+            print(done.code, file=sys.stderr)
+    except BaseException:  # noqa: BLE001 - reported as the command line would, then a status
+        traceback.print_exc()
+        code = 1
+    code = 0 if code is None else int(code)
+    with contextlib.suppress(Exception):
+        import atexit
+
+        atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    connection.sendall(f"exit {code}\n".encode())
+    with contextlib.suppress(OSError):
+        connection.recv(1)  # the requester kills this session, then closes the connection
+    return code
+
+
+def serve(path: str) -> None:
+    """Listen on the Unix socket ``path`` and fork a grading per connection, until stdin closes."""
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the requester decides when gradings stop
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # finished gradings are reaped by the kernel
+    preload()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
+    print("ready", flush=True)
+    events = selectors.DefaultSelector()
+    events.register(listener, selectors.EVENT_READ)
+    events.register(sys.stdin, selectors.EVENT_READ)
+    while True:
+        for key, _ in events.select():
+            if key.fileobj is sys.stdin:
+                if not sys.stdin.buffer.read1(4096):
+                    return
+                continue
+            connection, _ = listener.accept()
+            if os.fork() == 0:
+                code = 1
+                try:
+                    listener.close()
+                    code = run_grading(connection)
+                finally:
+                    os._exit(code)
+            connection.close()
+
+
+# -- the requester's side --------------------------------------------------------------------------
+
+class GradingServer:
+    """A running fork server; a context manager (leaving it stops the server, not running gradings).
+
+    Start it from a thread that outlives the gradings (the server dies with that thread).
+    """
+
+    def __init__(self):
+        self._folder = tempfile.TemporaryDirectory(prefix="grading-server-")
+        self.path = str(Path(self._folder.name) / "socket")
+        from autograder.paths import REPO_ROOT
+
+        self._proc = subprocess.Popen([sys.executable, "-m", "autograder.grading.grading_server", self.path],
+                                      cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      start_new_session=True)
+        if self._proc.stdout.readline().strip() != b"ready":
+            self.close()
+            raise ServerUnavailable("the grading server did not start")
+
+    def __enter__(self) -> "GradingServer":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the server (its standard input closed) and remove its socket."""
+        with contextlib.suppress(OSError):
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc.stdout.close()
+        self._folder.cleanup()
+
+    def connect(self, request: dict, timeout: float) -> socket.socket:
+        """Send one grading request; the connection on which its ``pid`` and ``exit`` lines come.
+
+        Raises
+        ------
+        ServerUnavailable
+            When the server cannot be reached.
+        """
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection.settimeout(min(timeout, 30))
+        try:
+            connection.connect(self.path)
+            connection.sendall(json.dumps(request).encode() + b"\n")
+        except OSError as err:
+            connection.close()
+            raise ServerUnavailable(f"the grading server at {self.path} is not reachable: {err}") from None
+        return connection
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])

@@ -1,0 +1,151 @@
+"""Gradings forked from the grading server: the same verdicts, killed whole, dying with their requester.
+
+Real gradings (the hidden suite, bubblewrap) forked from a real server; processes are found in /proc.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.grading.grading_process import GradingProcessFailed, grade_in_child
+from autograder.grading.grading_server import GradingServer
+from submissions import HANG_AT_IMPORT, RELEASE, REPO, SOLVED, copy_of, solved_with
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_until(condition, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.fixture(scope="module")
+def server():
+    with GradingServer() as running:
+        yield running
+
+
+def verdicts(results: dict) -> dict:
+    return {test["name"]: (test["status"], test["score"]) for test in results["tests"]}
+
+
+@pytest.mark.parametrize("submission", [SOLVED, RELEASE], ids=["solved", "blank"])
+def test_a_forked_grading_gives_the_verdicts_of_a_started_one(server, submission, tmp_path):
+    folder = copy_of(submission, tmp_path / "student")
+    forked = grade_in_child(folder, "cnn", 300, server)
+    started = grade_in_child(folder, "cnn", 300)
+    assert verdicts(forked) == verdicts(started) and forked["score"] == started["score"]
+    assert forked["extra_data"]["isolation"] == "bubblewrap"
+    assert wait_until(lambda: children_of(server._proc.pid) == [], 10), "a finished grading is still running"
+
+
+def test_a_forked_grading_over_its_time_limit_is_killed_whole(server, tmp_path):
+    folder = solved_with(tmp_path / "ann", HANG_AT_IMPORT)
+    started = time.monotonic()
+    with pytest.raises(GradingProcessFailed, match="did not finish within 1 s"):
+        grade_in_child(folder, "cnn", 1.0, server)
+    assert time.monotonic() - started < 30
+    assert wait_until(lambda: children_of(server._proc.pid) == [], 10), "the timed-out grading is still running"
+    leftover = subprocess.run(["pgrep", "-f", str(folder)], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", "its sandbox is still running"
+
+
+def test_a_failing_command_reports_its_error(server, tmp_path):
+    with pytest.raises(GradingProcessFailed, match="no submission folder"):
+        grade_in_child(tmp_path / "nobody", "cnn", 60, server)
+
+
+def test_without_its_server_a_grading_starts_a_process(tmp_path, caplog):
+    stopped = GradingServer()
+    stopped.close()
+    results = grade_in_child(copy_of(RELEASE, tmp_path / "student"), "cnn", 300, stopped)
+    assert results["score"] == 0.0 and results["tests"]
+    assert "grading server" in caplog.text and "in a new process" in caplog.text
+
+
+def descendants_of(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        children = children_of(todo.pop())
+        found += children
+        todo += children
+    return found
+
+
+def test_the_requesters_environment_and_folder_reach_the_grading(server, tmp_path, monkeypatch):
+    # set after the server started: only the request carries it; the sandbox passes it to student code
+    monkeypatch.setenv("OPENBLAS_L2_SIZE", "262144")
+    folder = solved_with(tmp_path / "ann", HANG_AT_IMPORT)
+    connection = server.connect({"argv": ["grade", str(folder), "--assignment", "cnn", "--json",
+                                          str(tmp_path / "results.json")],
+                                 "env": dict(os.environ), "cwd": str(REPO),
+                                 "stdout": str(tmp_path / "out"), "stderr": str(tmp_path / "err")}, 300)
+    with connection, connection.makefile("rb") as reader:
+        pid = int(reader.readline().split()[1])
+        try:
+            assert os.readlink(f"/proc/{pid}/cwd") == str(REPO)
+
+            def sandbox_has_it():
+                for child in descendants_of(pid):
+                    try:
+                        environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+                    except OSError:
+                        continue
+                    if b"OPENBLAS_L2_SIZE=262144" in environ and any(v.startswith(b"SANDBOX_TOKEN=") for v in environ):
+                        return True
+                return False
+
+            assert wait_until(sandbox_has_it, 120), "the sandbox did not get the requester's environment"
+        finally:
+            os.killpg(pid, signal.SIGKILL)
+
+
+def test_a_killed_requester_leaves_no_server_and_no_grading(tmp_path):
+    classroom = tmp_path / "class"
+    solved_with(classroom / "ann", HANG_AT_IMPORT)
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade-all", str(classroom), "--assignment", "cnn",
+                             "--out", str(tmp_path / "out"), "--timeout", "600", "--no-progress"], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert wait_until(lambda: [pid for server in children_of(proc.pid) for pid in children_of(server)], 120), \
+            "no grading was forked"
+        (server,) = [pid for pid in children_of(proc.pid) if children_of(pid)]
+        gradings = children_of(server)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # kill -9: grade-all runs no more code
+        proc.wait()
+    # left alone, this grading would end by itself about 11 s after it started
+    assert wait_until(lambda: not alive(server) and not any(alive(pid) for pid in gradings), 5), \
+        "the grading server or a grading outlived grade-all"
+    assert wait_until(lambda: subprocess.run(["pgrep", "-f", str(classroom)], capture_output=True).stdout == b"", 5), \
+        "a sandbox outlived grade-all"
