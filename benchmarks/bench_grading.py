@@ -6,12 +6,15 @@
   for both, loop/einsum layers and hand-written optimizers),
 - the blank release (every function raises NotImplementedError).
 
-Each is graded ``--repeat`` times through the real command (a fresh process,
-as a batch run would do); the table gives the median wall time of the whole
-command and the median time the grader itself reports (``execution_time``:
-the hidden suite, sandbox start-up and shutdown included). With ``--against
-PATH`` (another checkout of the kit, e.g. a worktree of an older commit) every
-grading is also run with that kit, alternately, and the table gives the ratio.
+Each is graded ``--repeat`` times through the real command (a fresh process),
+and as many times as ``grade-all`` and the kit's ``nbgrader autograde`` grade
+it: the same command in a process forked from the grading server
+(``autograder.grading.grading_server``), which has made the imports once. The
+table gives the median wall time of the whole command and the median time the
+grader itself reports (``execution_time``: the hidden suite, sandbox start-up
+and shutdown included). With ``--against PATH`` (another checkout of the kit,
+e.g. a worktree of an older commit) every grading is also run with that kit,
+alternately, and the table gives the ratios.
 
 Usage: python benchmarks/bench_grading.py [--assignment cnn] [--repeat N] [--against PATH]
 """
@@ -40,6 +43,9 @@ from test_suite_layers import ALTERNATIVE_LAYERS, ALTERNATIVE_OPTIM  # noqa: E40
 
 from submissions import solved_with  # noqa: E402
 
+from autograder.grading.grading_process import grade_in_child  # noqa: E402
+from autograder.grading.grading_server import GradingServer  # noqa: E402
+
 
 def grade_once(kit: Path, submission: Path, assignment: str, out: Path) -> tuple[float, float, float]:
     """(wall seconds, reported execution_time, score) of one grading with the kit checked out at ``kit``."""
@@ -50,6 +56,13 @@ def grade_once(kit: Path, submission: Path, assignment: str, out: Path) -> tuple
     wall = time.perf_counter() - start
     report = json.loads(out.read_text())
     return wall, report["execution_time"], report["score"]
+
+
+def grade_forked(server: GradingServer, submission: Path, assignment: str) -> tuple[float, float, float]:
+    """(wall seconds, reported execution_time, score) of one grading forked from ``server`` (this kit)."""
+    start = time.perf_counter()
+    report = grade_in_child(submission, assignment, 900, server)
+    return time.perf_counter() - start, report["execution_time"], report["score"]
 
 
 def submissions(tmp: Path, assignment: str) -> list[tuple[str, Path]]:
@@ -68,13 +81,14 @@ def main(argv=None) -> int:
     parser.add_argument("--against", type=Path, help="another checkout of the kit to compare with, in the same run")
     args = parser.parse_args(argv)
     kits = [("this kit", REPO)] + ([("other kit", args.against.resolve())] if args.against else [])
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, GradingServer() as server:
         rows = []
         for label, folder in submissions(Path(tmp), args.assignment):
-            runs = {name: [] for name, _ in kits}
-            for _ in range(args.repeat):  # alternately, so that both see the same machine
+            runs = {name: [] for name in [name for name, _ in kits] + ["forked"]}
+            for _ in range(args.repeat):  # alternately, so that all see the same machine
                 for name, kit in kits:
                     runs[name].append(grade_once(kit, folder, args.assignment, Path(tmp) / "out.json"))
+                runs["forked"].append(grade_forked(server, folder, args.assignment))
             rows.append((label, {name: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs),
                                         rs[0][2]) for name, rs in runs.items()}))
     bwrap = shutil.which("bwrap")
@@ -84,19 +98,20 @@ def main(argv=None) -> int:
           f"{args.assignment}; median of {args.repeat} gradings" + (f"; other kit: {args.against}" if args.against else ""))
     print()
     if args.against:
-        print("| submission | score | this kit: command (s) | execution_time (s) | other kit: command (s) "
-              "| execution_time (s) | other / this (command) |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print("| submission | score | this kit: command (s) | execution_time (s) | forked (s) | other kit: "
+              "command (s) | execution_time (s) | other / this (command) | other / this (forked) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for label, by_kit in rows:
             (wall, reported, score), (owall, oreported, _) = by_kit["this kit"], by_kit["other kit"]
-            print(f"| {label} | {score:g} | {wall:.2f} | {reported:.2f} | {owall:.2f} | {oreported:.2f} | "
-                  f"{owall / wall:.2f}x |")
+            forked = by_kit["forked"][0]
+            print(f"| {label} | {score:g} | {wall:.2f} | {reported:.2f} | {forked:.2f} | {owall:.2f} | "
+                  f"{oreported:.2f} | {owall / wall:.2f}x | {owall / forked:.2f}x |")
     else:
-        print("| submission | score | whole command (s) | grader's execution_time (s) |")
-        print("| --- | ---: | ---: | ---: |")
+        print("| submission | score | whole command (s) | grader's execution_time (s) | forked (s) |")
+        print("| --- | ---: | ---: | ---: | ---: |")
         for label, by_kit in rows:
             wall, reported, score = by_kit["this kit"]
-            print(f"| {label} | {score:g} | {wall:.2f} | {reported:.2f} |")
+            print(f"| {label} | {score:g} | {wall:.2f} | {reported:.2f} | {by_kit['forked'][0]:.2f} |")
     return 0
 
 
