@@ -183,3 +183,13 @@ def test_an_in_memory_database_commits_as_nbgrader_does(tmp_path):
         assert not isinstance(connection, CheckpointedConnection)
         assert not connection.in_transaction  # nbgrader's commit was a commit
     assert len(shared.engines) == 1
+
+
+def test_without_one_transaction_nbgraders_commits_reach_the_file_at_once(tmp_path):
+    db = tmp_path / "gradebook.db"
+    with shared_gradebook_engines(one_transaction=False) as shared:
+        with Gradebook(url(db), course_id="course") as gb:
+            gb.add_student("alice")
+        assert students_on_disk(db) == ["alice"]
+        (engine,) = shared.engines.values()
+    assert engine.pool.checkedout() == 0

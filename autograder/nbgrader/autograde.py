@@ -41,7 +41,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     LimitOutput, NbGraderPreprocessor, OverwriteCells, OverwriteKernelspec,
                                     SaveAutoGrades)
 from nbgrader.utils import find_all_files, rmtree
-from traitlets import Float, Integer, List, Unicode
+from traitlets import Bool, Float, Integer, List, Unicode
 from traitlets.config import Config
 
 from autograder.classwide.engine import EngineError, Gradings, Progress
@@ -346,6 +346,14 @@ class KitAutograde(Autograde):
              "(as grade-all --dask-scheduler does) instead of on this machine.",
     ).tag(config=True)
 
+    one_transaction_per_submission = Bool(
+        True,
+        help="Store each submission's records in one SQLite commit (nbgrader's commits become checkpoints "
+             "of it), instead of nbgrader's ~74 commits per submission. A formgrader saving manual grades "
+             "while autograde runs may then more often be told the database is locked; set False for "
+             "courses that grade by hand during autograde runs.",
+    ).tag(config=True)
+
     max_file_mb = Float(
         DEFAULT_MAX_FILE_BYTES / 2**20,
         help="Submitted files above this size (MiB) are moved to the course's quarantine folder, not graded.",
@@ -412,7 +420,8 @@ class KitAutograde(Autograde):
                              dask_scheduler=self.dask_scheduler or None) as gradings:
                 self._ahead = self._grade_ahead(gradings, Path(scratch))
                 try:
-                    with shared_gradebook_engines() as self._gradebooks, compiled_metadata_schema():
+                    with shared_gradebook_engines(self.one_transaction_per_submission) as self._gradebooks, \
+                            compiled_metadata_schema():
                         super().convert_notebooks()
                 finally:
                     self._progress.close()
