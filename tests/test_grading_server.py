@@ -80,6 +80,29 @@ def test_a_forked_grading_over_its_time_limit_is_killed_whole(server, tmp_path):
     assert leftover.stdout.strip() == "", "its sandbox is still running"
 
 
+@pytest.mark.parametrize("limit", [1e-4, 1e-3, 0.01, 0.03, 0.1])
+def test_a_limit_reached_around_the_fork_is_a_timeout_not_a_second_grading(server, limit, tmp_path, caplog):
+    # the limit runs out while the server forks, or just after: the same verdict as a started
+    # grading's timeout, and no fallback grading in a new process
+    folder = copy_of(SOLVED, tmp_path / "student")
+    with pytest.raises(GradingProcessFailed, match=f"did not finish within {limit:g} s"):
+        grade_in_child(folder, "cnn", limit, server)
+    assert "in a new process" not in caplog.text
+    assert wait_until(lambda: children_of(server._proc.pid) == [], 10), "the timed-out grading is still running"
+
+
+def test_a_grading_given_up_before_its_pid_is_known_never_runs(server, tmp_path):
+    results = tmp_path / "results.json"
+    connection = server.connect({"argv": ["grade", str(copy_of(SOLVED, tmp_path / "student")), "--assignment",
+                                          "cnn", "--json", str(results)],
+                                 "env": dict(os.environ), "cwd": str(REPO),
+                                 "stdout": str(tmp_path / "out"), "stderr": str(tmp_path / "err")}, 300)
+    with connection, connection.makefile("rb") as reader:
+        pid = int(reader.readline().split()[1])
+    assert wait_until(lambda: not alive(pid), 120), "the given-up grading is still running"
+    assert not results.exists(), "a grading nobody could kill ran"
+
+
 def test_a_failing_command_reports_its_error(server, tmp_path):
     with pytest.raises(GradingProcessFailed, match="no submission folder"):
         grade_in_child(tmp_path / "nobody", "cnn", 60, server)
@@ -112,6 +135,7 @@ def test_the_requesters_environment_and_folder_reach_the_grading(server, tmp_pat
                                  "stdout": str(tmp_path / "out"), "stderr": str(tmp_path / "err")}, 300)
     with connection, connection.makefile("rb") as reader:
         pid = int(reader.readline().split()[1])
+        connection.sendall(b"g")
         try:
             assert os.readlink(f"/proc/{pid}/cwd") == str(REPO)
 

@@ -99,10 +99,15 @@ def _started(argv: list[str], timeout: float) -> tuple[int, str, str]:
 def _forked(server: GradingServer, argv: list[str], tmp: Path, timeout: float) -> tuple[int, str, str]:
     """Run the command in a child forked from ``server``; its status, stdout and stderr.
 
+    The time limit counts from the request, fork included. The child grades only once it has
+    been told to go, after its pid is known here, so a grading given up before then never runs.
+
     Raises
     ------
     ServerUnavailable
         When the server cannot be reached or forks nothing (nothing was graded).
+    GradingProcessFailed
+        When the time limit is reached, before or after the fork.
     """
     deadline = time.monotonic() + timeout
     stdout, stderr = tmp / "stdout", tmp / "stderr"
@@ -111,24 +116,33 @@ def _forked(server: GradingServer, argv: list[str], tmp: Path, timeout: float) -
     pid = None
     try:
         reader = connection.makefile("rb")
-        try:
-            started = reader.readline().split()
-        except OSError as err:
-            raise ServerUnavailable(f"the grading server did not fork a grading: {err}") from None
+        started = _line_before(deadline, connection, reader, timeout)
         if len(started) != 2 or started[0] != b"pid":
             raise ServerUnavailable("the grading server did not fork a grading")
         pid = int(started[1])
-        connection.settimeout(max(0.0, deadline - time.monotonic()))
-        try:
-            finished = reader.readline().split()
-        except socket.timeout:
-            raise GradingProcessFailed(f"grading did not finish within {timeout:g} s") from None
+        connection.sendall(b"g")  # go: the pid is known, the grading may start
+        finished = _line_before(deadline, connection, reader, timeout)
+    except ServerUnavailable:
+        raise
+    except TimeoutError:  # a socket timeout
+        raise GradingProcessFailed(f"grading did not finish within {timeout:g} s") from None
+    except OSError:  # the grading's end of the connection went away: it was killed
+        finished = []
     finally:  # whatever happened: nothing of the grading outlives it
         if pid is not None:
             _kill_session(pid)
         connection.close()
     returncode = int(finished[1]) if len(finished) == 2 and finished[0] == b"exit" else -signal.SIGKILL
     return returncode, _read(stdout), _read(stderr)
+
+
+def _line_before(deadline: float, connection: socket.socket, reader, timeout: float) -> list[bytes]:
+    """The next line from the grading, split; ``TimeoutError`` when it has not come by ``deadline``."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError(f"no answer within {timeout:g} s")
+    connection.settimeout(left)
+    return reader.readline().split()
 
 
 def _read(path: Path) -> str:

@@ -24,9 +24,11 @@ enforces it the same way for a forked grading as for a started one:
 
 Protocol, over a Unix socket in a private folder (mode 0700), one connection
 per grading: the requester sends one JSON line ``{"argv", "env", "cwd",
-"stdout", "stderr"}``; the forked grading answers ``pid N``, and when the
-command has finished ``exit N``, then waits until the requester, having
-killed its session, closes the connection.
+"stdout", "stderr"}``; the forked grading answers ``pid N`` and waits for the
+byte ``g`` (go), so that no grading runs whose pid its requester does not know
+(a requester that gives up closes the connection instead, and the child exits
+without grading); when the command has finished it answers ``exit N``, then
+waits until the requester, having killed its session, closes the connection.
 
 Run as ``python -m autograder.grading.grading_server SOCKET``; it prints
 ``ready`` once it listens and ends when its standard input closes.
@@ -95,6 +97,8 @@ def run_grading(connection: socket.socket) -> int:
     os.chdir(request["cwd"])
     sys.argv = [sys.executable, "-m", "autograder", *request["argv"]]
     connection.sendall(f"pid {os.getpid()}\n".encode())
+    if connection.recv(1) != b"g":  # the requester gave up before it knew this pid: grade nothing
+        return 1
     try:
         from autograder.cli import main
 
