@@ -230,6 +230,25 @@ def _own_chain_then_isolated(item, dependencies: tuple[str, ...]) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """A failure's report without the traceback pytest would format for it.
+
+    The feedback comes from the exception itself (`_feedback`) and grading runs with ``--tb=no``,
+    so the traceback pytest formats for every failure (the hidden test's source lines, each frame
+    read and laid out: about a sixth of a blank release's grading) is never shown to anyone. The
+    report carries the exception's summary (its type and message). Passes, skips, exception groups and anything
+    unusual get pytest's own report (None here: the next implementation makes it).
+    """
+    excinfo = call.excinfo
+    if not isinstance(excinfo, pytest.ExceptionInfo) or isinstance(excinfo.value,
+                                                                   (pytest.skip.Exception, BaseExceptionGroup)):
+        return None
+    return pytest.TestReport(item.nodeid, item.location, {keyword: 1 for keyword in item.keywords}, "failed",
+                             excinfo.exconly(), call.when, [], call.duration, call.start, call.stop,
+                             user_properties=item.user_properties)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem):
     marks = list(pyfuncitem.iter_markers("isolates"))
     if not marks:
