@@ -17,6 +17,8 @@ The pattern of `test_relu.py`, plus three rules of fair isolation:
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -88,17 +90,18 @@ def _check_gradient(name: str, grad: str, candidates, ref_grad: np.ndarray, nume
         then a correct cache when the student's forward pass is wrong); tried in order.
     ref_grad : np.ndarray
         The reference's gradient on the same inputs.
-    numeric : tuple
-        ``(positions, values, source)``: the numerical gradient at some elements and whose
-        forward pass it differentiates (for the message).
+    numeric : callable
+        Returns ``(positions, values, source)``: the numerical gradient at some elements and whose
+        forward pass it differentiates (for the message). Called once, when the first candidate
+        returns a gradient to check: a backward pass that raises (a stub) costs no numerical
+        gradient.
     what : str
         The case, for the message.
     hint : str
         The generic hint; ``diagnose(actual)`` may return a sharper one.
     """
-    positions, values, source = numeric
     label = f"{name} {grad} ({what})"
-    failures = []
+    failures, computed = [], None
     for compute in candidates:
         try:
             actual = as_array(compute(), label)
@@ -110,6 +113,9 @@ def _check_gradient(name: str, grad: str, candidates, ref_grad: np.ndarray, nume
         elif not np.isfinite(actual).all():
             problem = "contains NaN or infinite values."
         else:
+            if computed is None:
+                computed = numeric()
+            positions, values, source = computed
             picked = np.array([actual[p] for p in positions])
             error_num = rel_error(picked, values) if positions else 0.0
             error_ref = rel_error(actual, ref_grad)
@@ -218,7 +224,7 @@ def test_conv_backward_gradient(student, ref, rng, case, grad):
     cache, correct = student_forward(student, "conv_forward_naive", (x, w, b, dict(conv_param)), ref_out)
     caches = ([cache] if cache is not None else []) + ([(x, w, b, dict(conv_param))] if not correct else [])
     positions = _probe_positions(ref_grad, rng)
-    numeric = _numeric(student, "conv_forward_naive", (x, w, b, conv_param), index, dout, positions, correct,
+    numeric = functools.partial(_numeric, student, "conv_forward_naive", (x, w, b, conv_param), index, dout, positions, correct,
                        ref.conv_forward_naive)
 
     def backward(c):
@@ -337,7 +343,7 @@ def test_max_pool_backward_gradient(student, ref, rng, case):
     cache, correct = student_forward(student, "max_pool_forward_naive", (x, dict(pool_param)), ref_out)
     caches = ([cache] if cache is not None else []) + ([(x, dict(pool_param))] if not correct else [])
     positions = _probe_positions(ref_grad, rng)
-    numeric = _numeric(student, "max_pool_forward_naive", (x, pool_param), 0, dout, positions, correct,
+    numeric = functools.partial(_numeric, student, "max_pool_forward_naive", (x, pool_param), 0, dout, positions, correct,
                        ref.max_pool_forward_naive)
 
     def backward(c):
@@ -498,7 +504,7 @@ def test_spatial_batchnorm_backward_gradient(student, ref, rng, shape, grad):
     fallback = ref.batchnorm_forward(_rows(x), gamma, beta, {"mode": "train"})[1]
     caches = ([cache] if cache is not None and correct else []) + ([fallback] if not correct else [])
     positions = _probe_positions(ref_grad, rng)
-    numeric = _numeric(student, "spatial_batchnorm_forward", (x, gamma, beta, {"mode": "train"}), index, dout,
+    numeric = functools.partial(_numeric, student, "spatial_batchnorm_forward", (x, gamma, beta, {"mode": "train"}), index, dout,
                        positions, correct, ref.spatial_batchnorm_forward)
 
     def backward(c):
