@@ -28,7 +28,6 @@ SUITE_INI = Path(__file__).with_name("suite.ini")  # every hidden suite runs wit
 # unraisable and thread exceptions (five full garbage collections at the end: about a sixth of a
 # blank release's grading) and its capture of this process's output around every test (the grade
 # command keeps that output itself; the sandbox's output comes through its own pipes) only cost time.
-# Given on the command line: from the ini file's addopts they saved less (measured).
 QUIET_PYTEST = ["-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p", "no:threadexception",
                 "--capture=no"]
 

@@ -236,8 +236,8 @@ def pytest_runtest_makereport(item, call):
     The feedback comes from the exception itself (`_feedback`) and grading runs with ``--tb=no``,
     so the traceback pytest formats for every failure (the hidden test's source lines, each frame
     read and laid out: about a sixth of a blank release's grading) is never shown to anyone. The
-    report carries the exception's summary (its type and message). Passes, skips, exception groups and anything
-    unusual get pytest's own report (None here: the next implementation makes it).
+    report carries the exception's summary (its type and message). Passes, skips, exception groups
+    and anything unusual get pytest's own report (None here: the next implementation makes it).
     """
     excinfo = call.excinfo
     if not isinstance(excinfo, pytest.ExceptionInfo) or isinstance(excinfo.value,

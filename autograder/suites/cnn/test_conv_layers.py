@@ -224,8 +224,8 @@ def test_conv_backward_gradient(student, ref, rng, case, grad):
     cache, correct = student_forward(student, "conv_forward_naive", (x, w, b, dict(conv_param)), ref_out)
     caches = ([cache] if cache is not None else []) + ([(x, w, b, dict(conv_param))] if not correct else [])
     positions = _probe_positions(ref_grad, rng)
-    numeric = functools.partial(_numeric, student, "conv_forward_naive", (x, w, b, conv_param), index, dout, positions, correct,
-                       ref.conv_forward_naive)
+    numeric = functools.partial(_numeric, student, "conv_forward_naive", (x, w, b, conv_param), index, dout,
+                                positions, correct, ref.conv_forward_naive)
 
     def backward(c):
         return lambda: _pair(student.call("conv_backward_naive", dout, c), "conv_backward_naive", 3)[index]
@@ -343,8 +343,8 @@ def test_max_pool_backward_gradient(student, ref, rng, case):
     cache, correct = student_forward(student, "max_pool_forward_naive", (x, dict(pool_param)), ref_out)
     caches = ([cache] if cache is not None else []) + ([(x, dict(pool_param))] if not correct else [])
     positions = _probe_positions(ref_grad, rng)
-    numeric = functools.partial(_numeric, student, "max_pool_forward_naive", (x, pool_param), 0, dout, positions, correct,
-                       ref.max_pool_forward_naive)
+    numeric = functools.partial(_numeric, student, "max_pool_forward_naive", (x, pool_param), 0, dout, positions,
+                                correct, ref.max_pool_forward_naive)
 
     def backward(c):
         return lambda: student.call("max_pool_backward_naive", dout, c)
@@ -504,8 +504,8 @@ def test_spatial_batchnorm_backward_gradient(student, ref, rng, shape, grad):
     fallback = ref.batchnorm_forward(_rows(x), gamma, beta, {"mode": "train"})[1]
     caches = ([cache] if cache is not None and correct else []) + ([fallback] if not correct else [])
     positions = _probe_positions(ref_grad, rng)
-    numeric = functools.partial(_numeric, student, "spatial_batchnorm_forward", (x, gamma, beta, {"mode": "train"}), index, dout,
-                       positions, correct, ref.spatial_batchnorm_forward)
+    numeric = functools.partial(_numeric, student, "spatial_batchnorm_forward", (x, gamma, beta, {"mode": "train"}),
+                                index, dout, positions, correct, ref.spatial_batchnorm_forward)
 
     def backward(c):
         return lambda: _pair(student.call("spatial_batchnorm_backward", dout, c),
