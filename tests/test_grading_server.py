@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from autograder.grading.grading_process import GradingProcessFailed, grade_in_child
-from autograder.grading.grading_server import GradingServer
+from autograder.grading.grading_server import STALE_AFTER, GradingServer, remove_stale_folders
 from submissions import HANG_AT_IMPORT, RELEASE, REPO, SOLVED, copy_of, solved_with
 
 
@@ -173,3 +173,51 @@ def test_a_killed_requester_leaves_no_server_and_no_grading(tmp_path):
         "the grading server or a grading outlived grade-all"
     assert wait_until(lambda: subprocess.run(["pgrep", "-f", str(classroom)], capture_output=True).stdout == b"", 5), \
         "a sandbox outlived grade-all"
+
+
+def test_folders_that_killed_runs_left_are_removed_and_live_ones_stay(tmp_path):
+    import socket
+
+    def folder(name, age, listening=None):
+        path = tmp_path / f"grading-server-{name}"
+        path.mkdir(mode=0o700)
+        if listening is not None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.bind(str(path / "socket"))
+            if listening:
+                sock.listen(1)
+                listeners.append(sock)
+            else:
+                sock.close()  # the socket file stays, nothing listens: a killed server's
+        then = time.time() - age
+        os.utime(path, (then, then))
+        return path
+
+    listeners = []
+    dead = folder("dead", STALE_AFTER + 60, listening=False)
+    empty = folder("empty", STALE_AFTER + 60)
+    young = folder("young", 5, listening=False)
+    live = folder("live", STALE_AFTER + 60, listening=True)
+    other = tmp_path / "something-else"
+    other.mkdir()
+    os.utime(other, (0, 0))
+    try:
+        assert sorted(remove_stale_folders(tmp_path)) == sorted([dead, empty])
+    finally:
+        for sock in listeners:
+            sock.close()
+    assert not dead.exists() and not empty.exists()
+    assert young.is_dir() and live.is_dir() and other.is_dir()
+
+
+def test_a_probe_of_a_live_server_grades_nothing_prints_nothing_and_the_server_serves_on(capfd, tmp_path):
+    # remove_stale_folders connects and closes without a request: the forked child must exit quietly
+    import socket
+
+    with GradingServer() as running:
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.connect(running.path)
+        probe.close()
+        assert wait_until(lambda: children_of(running._proc.pid) == [], 10)
+        assert grade_in_child(copy_of(RELEASE, tmp_path / "student"), "cnn", 300, running)["score"] == 0.0
+    assert "Traceback" not in capfd.readouterr().err

@@ -39,12 +39,14 @@ import contextlib
 import ctypes
 import json
 import os
+import shutil
 import selectors
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -86,7 +88,10 @@ def run_grading(connection: socket.socket) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     reader = connection.makefile("rb")
-    request = json.loads(reader.readline())
+    line = reader.readline()
+    if not line.strip():  # a probe (see remove_stale_folders) or a requester gone: nothing to grade
+        return 1
+    request = json.loads(line)
     for fd, path, flags in ((0, os.devnull, os.O_RDONLY), (1, request["stdout"], os.O_WRONLY | os.O_CREAT),
                             (2, request["stderr"], os.O_WRONLY | os.O_CREAT)):
         target = os.open(path, flags, 0o600)
@@ -156,6 +161,40 @@ def serve(path: str) -> None:
 
 # -- the requester's side --------------------------------------------------------------------------
 
+FOLDER_PREFIX = "grading-server-"
+STALE_AFTER = 600  # seconds: a folder this old whose socket refuses connections is a killed run's
+
+
+def remove_stale_folders(parent: Path | None = None) -> list[Path]:
+    """Remove the folders that killed runs left behind; the ones removed.
+
+    A requester killed with kill -9 cannot remove its server's private folder (its server dies with
+    it). A folder is stale when this user owns it, it is older than `STALE_AFTER`, and its socket is
+    gone or refuses connections (no server listens): a live server's folder, or one being set up, stays.
+    """
+    removed = []
+    for folder in Path(parent or tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
+        try:
+            info = folder.lstat()
+            if (not folder.is_dir() or folder.is_symlink() or info.st_uid != os.getuid()
+                    or time.time() - info.st_mtime < STALE_AFTER):
+                continue
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.settimeout(1)
+                probe.connect(str(folder / "socket"))
+                continue  # a server answers: not stale
+            except (FileNotFoundError, ConnectionRefusedError):
+                pass
+            finally:
+                probe.close()
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
 class GradingServer:
     """A running fork server; a context manager (leaving it stops the server, not running gradings).
 
@@ -163,7 +202,8 @@ class GradingServer:
     """
 
     def __init__(self):
-        self._folder = tempfile.TemporaryDirectory(prefix="grading-server-")
+        remove_stale_folders()
+        self._folder = tempfile.TemporaryDirectory(prefix=FOLDER_PREFIX)
         self.path = str(Path(self._folder.name) / "socket")
         from autograder.paths import REPO_ROOT
 
