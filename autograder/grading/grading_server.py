@@ -39,8 +39,8 @@ import contextlib
 import ctypes
 import json
 import os
-import shutil
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
