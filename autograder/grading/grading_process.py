@@ -116,18 +116,20 @@ def _forked(server: GradingServer, argv: list[str], tmp: Path, timeout: float) -
     pid = None
     try:
         reader = connection.makefile("rb")
-        started = _line_before(deadline, connection, reader, timeout)
+        started = _line_before(deadline, connection, reader)
         if len(started) != 2 or started[0] != b"pid":
             raise ServerUnavailable("the grading server did not fork a grading")
         pid = int(started[1])
         connection.sendall(b"g")  # go: the pid is known, the grading may start
-        finished = _line_before(deadline, connection, reader, timeout)
+        finished = _line_before(deadline, connection, reader)
     except ServerUnavailable:
         raise
     except TimeoutError:  # a socket timeout
         raise GradingProcessFailed(f"grading did not finish within {timeout:g} s") from None
-    except OSError:  # the grading's end of the connection went away: it was killed
-        finished = []
+    except OSError as err:
+        if pid is None:  # the server went away before it forked: nothing was graded
+            raise ServerUnavailable(f"the grading server did not fork a grading: {err}") from None
+        finished = []  # the grading's end of the connection went away: it was killed
     finally:  # whatever happened: nothing of the grading outlives it
         if pid is not None:
             _kill_session(pid)
@@ -136,11 +138,11 @@ def _forked(server: GradingServer, argv: list[str], tmp: Path, timeout: float) -
     return returncode, _read(stdout), _read(stderr)
 
 
-def _line_before(deadline: float, connection: socket.socket, reader, timeout: float) -> list[bytes]:
+def _line_before(deadline: float, connection: socket.socket, reader) -> list[bytes]:
     """The next line from the grading, split; ``TimeoutError`` when it has not come by ``deadline``."""
     left = deadline - time.monotonic()
     if left <= 0:
-        raise TimeoutError(f"no answer within {timeout:g} s")
+        raise TimeoutError("the deadline has passed")
     connection.settimeout(left)
     return reader.readline().split()
 

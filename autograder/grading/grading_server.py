@@ -43,6 +43,7 @@ import selectors
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -176,7 +177,7 @@ def remove_stale_folders(parent: Path | None = None) -> list[Path]:
     for folder in Path(parent or tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
         try:
             info = folder.lstat()
-            if (not folder.is_dir() or folder.is_symlink() or info.st_uid != os.getuid()
+            if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
                     or time.time() - info.st_mtime < STALE_AFTER):
                 continue
             probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
