@@ -10,11 +10,13 @@ import nbgrader.nbgraderformat.common as nbgrader_format
 import pytest
 from nbconvert.exporters import NotebookExporter
 from nbformat import v4
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.nbgraderformat import MetadataValidator
 from traitlets.config import Config
 
 from autograder.nbgrader.autograde import KitAutograde
+from autograder.nbgrader.gradebook_reads import ReleasedCellsGradebook, forget_released, released_notebook
 from autograder.nbgrader.metadata_schema import compiled_metadata_schema
 
 
@@ -78,3 +80,77 @@ def test_a_notebook_a_preprocessor_broke_is_still_refused(tmp_path):
     exporter.register_preprocessor(BreaksTheNotebook(), enabled=True)
     with pytest.raises(nbformat.ValidationError):
         exporter.from_notebook_node(v4.new_notebook(cells=[v4.new_code_cell("1")]))
+
+
+# -- the released cells, read once per run ---------------------------------------------------------
+
+def released_gradebook(path):
+    """A gradebook with two notebooks of one assignment, whose cells of the same names differ."""
+    url = f"sqlite:///{path}"
+    with Gradebook(url) as gb:
+        gb.update_or_create_assignment("hw")
+        for notebook, points, source in (("one", 3.0, "float(f())"), ("two", 5.0, "float(g())")):
+            gb.update_or_create_notebook(notebook, "hw")
+            cells = {  # name: (cell type, locked, grade points, solution, task points)
+                "score_f": ("code", True, points, False, None),
+                "answer": ("markdown", False, 2.0, True, None),
+                "code": ("code", False, None, True, None),
+                "task": ("markdown", False, None, False, 4.0),
+                "intro": ("markdown", True, None, False, None),
+            }
+            for name, (cell_type, locked, grade, solution, task) in cells.items():
+                gb.update_or_create_source_cell(name, notebook, "hw", cell_type=cell_type, locked=locked,
+                                                source=f"{source} # {name}", checksum=f"{notebook}-{name}")
+                if grade is not None:
+                    gb.update_or_create_grade_cell(name, notebook, "hw", max_score=grade, cell_type=cell_type)
+                if solution:
+                    gb.update_or_create_solution_cell(name, notebook, "hw")
+                if task is not None:
+                    gb.update_or_create_task_cell(name, notebook, "hw", max_score=task, cell_type=cell_type)
+    return url
+
+
+READ_BY_OVERWRITECELLS = {"find_source_cell": ("name", "cell_type", "locked", "checksum", "source"),
+                          "find_graded_cell": ("name", "max_score")}
+
+
+def answer(gradebook, finder, *args):
+    """What a gradebook's finder answers: the attributes OverwriteCells reads of it, or nbgrader's error."""
+    try:
+        cell = getattr(gradebook, finder)(*args)
+    except MissingEntry as error:
+        return ("MissingEntry", str(error))
+    return tuple(float(value) if key == "max_score" else value
+                 for key, value in ((key, getattr(cell, key)) for key in READ_BY_OVERWRITECELLS[finder]))
+
+
+def test_the_released_cells_answer_as_nbgraders_own_queries(tmp_path):
+    url = released_gradebook(tmp_path / "gradebook.db")
+    forget_released()
+    names = ["score_f", "answer", "code", "task", "intro", "no_such_cell"]
+    with Gradebook(url) as plain, ReleasedCellsGradebook(Gradebook(url), url) as released:
+        for notebook in ("one", "two", "three"):
+            for name in names:
+                for finder in READ_BY_OVERWRITECELLS:
+                    expected = answer(plain, finder, name, notebook, "hw")
+                    assert answer(released, finder, name, notebook, "hw") == expected, (finder, notebook, name)
+        assert answer(released, "find_graded_cell", "score_f", "two", "hw") == ("score_f", 5.0)
+        assert answer(released, "find_graded_cell", "task", "one", "hw") == ("task", 4.0)
+        # what the snapshot does not answer is the Gradebook's own
+        assert released.find_assignment("hw").name == "hw"
+    forget_released()
+
+
+def test_the_released_cells_are_read_once_per_run_and_again_after_it(tmp_path):
+    url = released_gradebook(tmp_path / "gradebook.db")
+    forget_released()
+    before = released_notebook(url, "hw", "one")
+    assert list(before.cells) == ["score_f", "answer", "code", "task", "intro"]
+    assert before.cells["score_f"].flags() == {"grade": True, "solution": False, "task": False, "locked": True,
+                                               "points": 3.0}
+    with Gradebook(url) as gb:  # the instructor changes the points and releases again
+        gb.update_or_create_grade_cell("score_f", "one", "hw", max_score=7.0)
+    assert released_notebook(url, "hw", "one") is before, "read again within the run"
+    forget_released()
+    assert released_notebook(url, "hw", "one").cells["score_f"].max_score == 7.0
+    forget_released()

@@ -229,7 +229,8 @@ app = Formgrader()
 app.initialize([])
 api = NbGraderAPI(app.coursedir, parent=app)
 result = api.autograde("cnn", sys.argv[1])
-print(json.dumps({"success": result["success"], "error": result.get("error", "")}))
+from autograder.nbgrader.gradebook_reads import RELEASED
+print(json.dumps({"success": result["success"], "error": result.get("error", ""), "released_kept": len(RELEASED)}))
 """
 
 
@@ -241,6 +242,8 @@ def test_formgraders_autograde_button_uses_the_kit(course):
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["success"], result["error"][-2000:]
     assert _total(course, "ivy") == pytest.approx(100.0)
+    # the server's process keeps no released cells: a generate_assignment before the next autograde counts
+    assert result["released_kept"] == 0
     outputs = score_cell_outputs(course.autograded("ivy") / "CNN.ipynb")
     assert all(o[-1]["output_type"] == "execute_result" for o in outputs.values())
 

@@ -49,6 +49,7 @@ from autograder.classwide.grade_all import tree_hash
 from autograder.grading import feedback
 from autograder.grading.grading_process import GradingProcessFailed, grade_in_child
 from autograder.nbgrader.gradebook_engines import shared_gradebook_engines
+from autograder.nbgrader.gradebook_reads import ReleasedCellsGradebook, forget_released, released_notebook
 from autograder.nbgrader.metadata_schema import compiled_metadata_schema
 from autograder.nbgrader.score_cells import PREFIX, function_of, is_autograded_test
 from autograder.nbgrader.submission_repair import DEFAULT_MAX_FILE_BYTES, prepare_submission, read_notes
@@ -157,29 +158,12 @@ def notes_cell(notes: list[str]):
 
 # (gradebook URL, assignment, notebook) -> {grade_id: released flags}: the source cells, read from
 # the gradebook once per KitAutograde run (they do not change while it records submissions).
-RELEASED_FLAGS: dict[tuple[str, str, str], dict[str, dict]] = {}
-
-
 def released_flags(db_url: str, assignment: str, notebook: str) -> dict[str, dict]:
     """``{grade_id: {"grade", "solution", "task", "locked"[, "points"]}}`` of a released notebook's cells.
 
-    In the notebook's order (its source cells').
+    In the notebook's order (its source cells'), read once per run (:func:`.released_notebook`).
     """
-    key = (db_url, assignment, notebook)
-    if key not in RELEASED_FLAGS:
-        with Gradebook(db_url) as gb:
-            source = gb.find_notebook(notebook, assignment)
-            points = {cell.name: float(cell.max_score) for cell in source.grade_cells}
-            solutions = {cell.name for cell in source.solution_cells}
-            tasks = {cell.name for cell in source.task_cells}
-            flags = {}
-            for cell in source.source_cells:
-                flags[cell.name] = {"grade": cell.name in points, "solution": cell.name in solutions,
-                                    "task": cell.name in tasks, "locked": bool(cell.locked)}
-                if cell.name in points:
-                    flags[cell.name]["points"] = points[cell.name]
-        RELEASED_FLAGS[key] = flags
-    return RELEASED_FLAGS[key]
+    return {name: cell.flags() for name, cell in released_notebook(db_url, assignment, notebook).cells.items()}
 
 
 class RestoreGradeFlags(NbGraderPreprocessor):
@@ -218,7 +202,19 @@ class OverwriteCellsSafely(OverwriteCells):
     it is a locked question cell, the whole submission fails with a
     ``KeyError``. This version puts it after the nearest earlier source cell
     still in the notebook, or first when there is none.
+
+    nbgrader's own ``preprocess`` runs, but the gradebook it opens answers its
+    per-cell questions about the released cells from one read per run
+    (:class:`.ReleasedCellsGradebook`).
     """
+
+    @property
+    def gradebook(self):
+        return self._gradebook
+
+    @gradebook.setter
+    def gradebook(self, gradebook):
+        self._gradebook = ReleasedCellsGradebook(gradebook, self.db_url)
 
     def add_missing_grade_cells(self, nb, resources):
         released = released_flags(resources["nbgrader"]["db_url"], self.assignment_id, self.notebook_id)
@@ -413,7 +409,7 @@ class KitAutograde(Autograde):
         one SQLite commit (:mod:`.gradebook_engines`), its cell-metadata schema compiled once
         (:mod:`.metadata_schema`).
         """
-        RELEASED_FLAGS.clear()
+        forget_released()
         try:
             with tempfile.TemporaryDirectory(prefix="kit-autograde-") as scratch, \
                     Gradings("", jobs=self.jobs, timeout=self.grading_timeout,
@@ -427,7 +423,7 @@ class KitAutograde(Autograde):
                     self._progress.close()
                     self._ahead = {}
                     self._gradebooks = None
-                    RELEASED_FLAGS.clear()
+                    forget_released()
         except EngineError as err:
             raise SystemExit(f"nbgrader autograde: {err}") from None
 
