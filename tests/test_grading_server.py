@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from autograder.grading.grading_process import GradingProcessFailed, grade_in_child
+import autograder.grading.grading_server as grading_server
 from autograder.grading.grading_server import STALE_AFTER, GradingServer, remove_stale_folders
 from submissions import HANG_AT_IMPORT, RELEASE, REPO, SOLVED, copy_of, solved_with
 
@@ -215,9 +216,43 @@ def test_a_probe_of_a_live_server_grades_nothing_prints_nothing_and_the_server_s
     import socket
 
     with GradingServer() as running:
+        running.wait_until_ready()
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         probe.connect(running.path)
         probe.close()
         assert wait_until(lambda: children_of(running._proc.pid) == [], 10)
         assert grade_in_child(copy_of(RELEASE, tmp_path / "student"), "cnn", 300, running)["score"] == 0.0
     assert "Traceback" not in capfd.readouterr().err
+
+
+# -- the server's start-up: not waited for by its caller, not counted in a grading's time -----------
+
+def started_late(seconds: float):
+    """A server command that starts the real server ``seconds`` late (a slow machine's imports)."""
+    real = grading_server.server_command
+
+    def command(path):
+        return ["sh", "-c", f'sleep {seconds}; exec "$@"', "sh", *real(path)]
+    return command
+
+
+def test_a_servers_start_up_is_not_counted_in_a_gradings_time_limit(monkeypatch, tmp_path, caplog):
+    monkeypatch.setattr(grading_server, "server_command", started_late(3))
+    with GradingServer() as late:
+        # a command that fails at once, with a limit shorter than the server's start-up: its own error
+        with pytest.raises(GradingProcessFailed, match="no submission folder"):
+            grade_in_child(tmp_path / "nobody", "cnn", 2.0, late)
+        assert not late.failed
+    assert "in a new process" not in caplog.text
+
+
+@pytest.mark.parametrize("command", [["sh", "-c", "exit 3"], ["sh", "-c", "sleep 600"]], ids=["exits", "hangs"])
+def test_a_server_that_does_not_start_leaves_each_grading_to_a_process_of_its_own(monkeypatch, tmp_path, caplog,
+                                                                                  command):
+    monkeypatch.setattr(grading_server, "server_command", lambda path: command)
+    monkeypatch.setattr(grading_server, "STARTUP_TIMEOUT", 2)
+    with GradingServer() as broken:
+        results = grade_in_child(copy_of(RELEASE, tmp_path / "student"), "cnn", 300, broken)
+        assert results["score"] == 0.0 and results["tests"]
+        assert broken.failed
+    assert "the grading server did not start" in caplog.text and "in a new process" in caplog.text

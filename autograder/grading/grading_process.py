@@ -105,10 +105,11 @@ def _forked(server: GradingServer, argv: list[str], tmp: Path, timeout: float) -
     Raises
     ------
     ServerUnavailable
-        When the server cannot be reached or forks nothing (nothing was graded).
+        When the server did not start, cannot be reached or forks nothing (nothing was graded).
     GradingProcessFailed
         When the time limit is reached, before or after the fork.
     """
+    server.wait_until_ready()  # the server's own start-up is not the grading's time
     deadline = time.monotonic() + timeout
     stdout, stderr = tmp / "stdout", tmp / "stderr"
     connection = server.connect({"argv": argv, "env": dict(os.environ), "cwd": str(REPO_ROOT),

@@ -39,6 +39,7 @@ import contextlib
 import ctypes
 import json
 import os
+import select
 import selectors
 import shutil
 import signal
@@ -47,11 +48,13 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
+STARTUP_TIMEOUT = 120  # seconds the server may take to make its imports before gradings start their own process
 
 
 class ServerUnavailable(OSError):
@@ -196,10 +199,18 @@ def remove_stale_folders(parent: Path | None = None) -> list[Path]:
     return removed
 
 
+def server_command(path: str) -> list[str]:
+    """The command that runs a grading server listening at ``path``."""
+    return [sys.executable, "-m", "autograder.grading.grading_server", path]
+
+
 class GradingServer:
     """A running fork server; a context manager (leaving it stops the server, not running gradings).
 
-    Start it from a thread that outlives the gradings (the server dies with that thread).
+    Start it from a thread that outlives the gradings (the server dies with that thread). It is
+    not waited for: its caller prepares its first submissions while the server makes its imports,
+    and the first request waits until it listens (:meth:`wait_until_ready`), outside that grading's
+    time limit. A server that does not start leaves each grading to a process of its own.
     """
 
     def __init__(self):
@@ -208,12 +219,34 @@ class GradingServer:
         self.path = str(Path(self._folder.name) / "socket")
         from autograder.paths import REPO_ROOT
 
-        self._proc = subprocess.Popen([sys.executable, "-m", "autograder.grading.grading_server", self.path],
-                                      cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        # not waited for here: the caller prepares its first submissions while the server imports
+        self._proc = subprocess.Popen(server_command(self.path), cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       start_new_session=True)
-        if self._proc.stdout.readline().strip() != b"ready":
-            self.close()
+        self._starting = threading.Lock()
+        self._ready: bool | None = None  # None: not known yet
+
+    def wait_until_ready(self) -> None:
+        """Wait until the server listens (at most ``STARTUP_TIMEOUT`` s, once for all callers).
+
+        Raises
+        ------
+        ServerUnavailable
+            When the server did not start (or has been closed).
+        """
+        with self._starting:
+            if self._ready is None:
+                try:
+                    answered, _, _ = select.select([self._proc.stdout], [], [], STARTUP_TIMEOUT)
+                    self._ready = bool(answered) and self._proc.stdout.readline().strip() == b"ready"
+                except (OSError, ValueError):  # its output closed: the server was closed
+                    self._ready = False
+        if not self._ready:
             raise ServerUnavailable("the grading server did not start")
+
+    @property
+    def failed(self) -> bool:
+        """Whether the server is known not to have started (gradings then start their own process)."""
+        return self._ready is False
 
     def __enter__(self) -> "GradingServer":
         return self
@@ -230,7 +263,9 @@ class GradingServer:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
-        self._proc.stdout.close()
+        with self._starting:  # not while a caller waits for its start
+            self._ready = self._ready or False
+            self._proc.stdout.close()
         self._folder.cleanup()
 
     def connect(self, request: dict, timeout: float) -> socket.socket:
@@ -239,8 +274,9 @@ class GradingServer:
         Raises
         ------
         ServerUnavailable
-            When the server cannot be reached.
+            When the server did not start or cannot be reached.
         """
+        self.wait_until_ready()
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         connection.settimeout(min(timeout, 30))
         try:
