@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from autograder.grading import grading_server
 from autograder.grading.grading_process import GradingProcessFailed, grade_in_child
-import autograder.grading.grading_server as grading_server
 from autograder.grading.grading_server import STALE_AFTER, GradingServer, remove_stale_folders
 from submissions import HANG_AT_IMPORT, RELEASE, REPO, SOLVED, copy_of, solved_with
 

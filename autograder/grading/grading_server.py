@@ -220,8 +220,8 @@ class GradingServer:
         from autograder.paths import REPO_ROOT
 
         # not waited for here: the caller prepares its first submissions while the server imports
-        self._proc = subprocess.Popen(server_command(self.path), cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      start_new_session=True)
+        self._proc = subprocess.Popen(server_command(self.path), cwd=REPO_ROOT, stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, start_new_session=True)
         self._starting = threading.Lock()
         self._ready: bool | None = None  # None: not known yet
 

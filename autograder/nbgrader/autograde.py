@@ -156,8 +156,6 @@ def notes_cell(notes: list[str]):
     return cell
 
 
-# (gradebook URL, assignment, notebook) -> {grade_id: released flags}: the source cells, read from
-# the gradebook once per KitAutograde run (they do not change while it records submissions).
 def released_flags(db_url: str, assignment: str, notebook: str) -> dict[str, dict]:
     """``{grade_id: {"grade", "solution", "task", "locked"[, "points"]}}`` of a released notebook's cells.
 
