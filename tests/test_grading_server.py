@@ -255,4 +255,8 @@ def test_a_server_that_does_not_start_leaves_each_grading_to_a_process_of_its_ow
         results = grade_in_child(copy_of(RELEASE, tmp_path / "student"), "cnn", 300, broken)
         assert results["score"] == 0.0 and results["tests"]
         assert broken.failed
-    assert "the grading server did not start" in caplog.text and "in a new process" in caplog.text
+        assert "the grading server did not start" in caplog.text and "in a new process" in caplog.text
+        caplog.clear()  # the next grading knows: it starts its process without trying the server again
+        with pytest.raises(GradingProcessFailed, match="no submission folder"):
+            grade_in_child(tmp_path / "nobody", "cnn", 60, broken)
+        assert "grading server" not in caplog.text

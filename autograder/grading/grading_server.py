@@ -263,8 +263,7 @@ class GradingServer:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
-        with self._starting:  # not while a caller waits for its start
-            self._ready = self._ready or False
+        with self._starting:  # not while a caller waits for its start (which the server's exit ends)
             self._proc.stdout.close()
         self._folder.cleanup()
 
