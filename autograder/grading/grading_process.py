@@ -64,7 +64,7 @@ def grade_in_child(folder: Path, assignment: str, timeout: float, server: Gradin
         out = Path(tmp) / "results.json"
         argv = ["grade", str(folder), "--assignment", assignment, "--json", str(out)]
         returncode = None
-        if server is not None and not server.failed:  # a server known not to start was named once
+        if server is not None and not server.failed:  # one that did not start was reported already
             try:
                 returncode, stdout, stderr = _forked(server, argv, Path(tmp), timeout)
             except ServerUnavailable as err:
