@@ -19,18 +19,19 @@ from autograder.grading.grading_server import STALE_AFTER, GradingServer, remove
 from submissions import HANG_AT_IMPORT, RELEASE, REPO, SOLVED, copy_of, solved_with
 
 
-def children_of(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (from /proc)."""
-    found = []
+def process_stats():
+    """``(pid, fields)`` of every process, ``fields`` its /proc stat after the command name (state, ppid, pgrp...)."""
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                yield int(entry.name), (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    return [child for child, fields in process_stats() if int(fields[1]) == pid]
 
 
 def alive(pid: int) -> bool:
@@ -252,11 +253,20 @@ def test_a_server_that_does_not_start_leaves_each_grading_to_a_process_of_its_ow
     monkeypatch.setattr(grading_server, "server_command", lambda path: command)
     monkeypatch.setattr(grading_server, "STARTUP_TIMEOUT", 2)
     with GradingServer() as broken:
-        results = grade_in_child(copy_of(RELEASE, tmp_path / "student"), "cnn", 300, broken)
-        assert results["score"] == 0.0 and results["tests"]
+        # the grade command's own error: it ran, in a process of its own (a whole grading that way is
+        # test_without_its_server_a_grading_starts_a_process)
+        with pytest.raises(GradingProcessFailed, match="no submission folder"):
+            grade_in_child(tmp_path / "nobody", "cnn", 60, broken)
         assert broken.failed
         assert "the grading server did not start" in caplog.text and "in a new process" in caplog.text
         caplog.clear()  # the next grading knows: it starts its process without trying the server again
         with pytest.raises(GradingProcessFailed, match="no submission folder"):
             grade_in_child(tmp_path / "nobody", "cnn", 60, broken)
         assert "grading server" not in caplog.text
+    # closed at once, and nothing it started is left running
+    assert wait_until(lambda: not group_members(broken._proc.pid), 5), group_members(broken._proc.pid)
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group ``pgid`` (from /proc)."""
+    return [pid for pid, fields in process_stats() if int(fields[2]) == pgid and fields[0] != "Z"]

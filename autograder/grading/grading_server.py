@@ -255,9 +255,12 @@ class GradingServer:
         self.close()
 
     def close(self) -> None:
-        """Stop the server (its standard input closed) and remove its socket."""
+        """Stop the server (its standard input closed; killed at once if it never listened) and remove its socket."""
         with contextlib.suppress(OSError):
             self._proc.stdin.close()
+        if self._ready is not True:  # it never listened, so it forked no grading: nothing to let finish
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
         try:
             self._proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
