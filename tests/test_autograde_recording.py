@@ -145,12 +145,12 @@ def test_the_released_cells_are_read_once_per_run_and_again_after_it(tmp_path):
     url = released_gradebook(tmp_path / "gradebook.db")
     forget_released()
     before = released_notebook(url, "hw", "one")
-    assert list(before.cells) == ["score_f", "answer", "code", "task", "intro"]
-    assert before.cells["score_f"].flags() == {"grade": True, "solution": False, "task": False, "locked": True,
+    assert list(before) == ["score_f", "answer", "code", "task", "intro"]
+    assert before["score_f"].flags() == {"grade": True, "solution": False, "task": False, "locked": True,
                                                "points": 3.0}
     with Gradebook(url) as gb:  # the instructor changes the points and releases again
         gb.update_or_create_grade_cell("score_f", "one", "hw", max_score=7.0)
     assert released_notebook(url, "hw", "one") is before, "read again within the run"
     forget_released()
-    assert released_notebook(url, "hw", "one").cells["score_f"].max_score == 7.0
+    assert released_notebook(url, "hw", "one")["score_f"].max_score == 7.0
     forget_released()

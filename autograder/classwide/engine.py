@@ -179,8 +179,7 @@ class Gradings:
 
             dask_future.add_done_callback(finished)
             return future
-        server = self._server if self._server is not None and not self._server.failed else None
-        return self._pool.submit(grade_folder, folder, assignment, self.timeout, server)
+        return self._pool.submit(grade_folder, folder, assignment, self.timeout, self._server)
 
     def __exit__(self, *exc_info) -> None:
         if self._pool is not None:  # on Ctrl-C: drop the queued gradings, let the running ones end

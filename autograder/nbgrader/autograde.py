@@ -161,7 +161,7 @@ def released_flags(db_url: str, assignment: str, notebook: str) -> dict[str, dic
 
     In the notebook's order (its source cells'), read once per run (:func:`.released_notebook`).
     """
-    return {name: cell.flags() for name, cell in released_notebook(db_url, assignment, notebook).cells.items()}
+    return {name: cell.flags() for name, cell in released_notebook(db_url, assignment, notebook).items()}
 
 
 class RestoreGradeFlags(NbGraderPreprocessor):

@@ -49,19 +49,13 @@ class ReleasedCell:
         return flags
 
 
-@dataclass(frozen=True)
-class ReleasedNotebook:
-    """The source cells of one released notebook, by name, in the notebook's order."""
-    assignment: str
-    name: str
-    cells: dict[str, ReleasedCell]
+# (gradebook URL, assignment, notebook) -> {name: released cell}, in the notebook's order
+RELEASED: dict[tuple[str, str, str], dict[str, ReleasedCell]] = {}
 
 
-RELEASED: dict[tuple[str, str, str], ReleasedNotebook] = {}
-
-
-def released_notebook(db_url: str, assignment: str, notebook: str) -> ReleasedNotebook:
-    """The released cells of ``assignment``/``notebook``, read from the gradebook once per run.
+def released_notebook(db_url: str, assignment: str, notebook: str) -> dict[str, ReleasedCell]:
+    """The released cells of ``assignment``/``notebook`` by name, in the notebook's order, read from
+    the gradebook once per run.
 
     Raises
     ------
@@ -82,7 +76,7 @@ def released_notebook(db_url: str, assignment: str, notebook: str) -> ReleasedNo
                     name=cell.name, cell_type=cell.cell_type, locked=bool(cell.locked), checksum=cell.checksum,
                     source=cell.source, max_score=points, grade=cell.name in graded,
                     solution=cell.name in solutions, task=cell.name in tasks)
-        RELEASED[key] = ReleasedNotebook(assignment, notebook, cells)
+        RELEASED[key] = cells
     return RELEASED[key]
 
 
@@ -116,7 +110,7 @@ class ReleasedCellsGradebook:
 
     def _released(self, name: str, notebook: str, assignment: str) -> ReleasedCell | None:
         try:
-            return released_notebook(self.db_url, assignment, notebook).cells.get(name)
+            return released_notebook(self.db_url, assignment, notebook).get(name)
         except MissingEntry:
             return None
 
