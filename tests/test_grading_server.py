@@ -8,7 +8,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -80,6 +82,24 @@ def test_a_forked_grading_over_its_time_limit_is_killed_whole(server, tmp_path):
     assert wait_until(lambda: children_of(server._proc.pid) == [], 10), "the timed-out grading is still running"
     leftover = subprocess.run(["pgrep", "-f", str(folder)], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", "its sandbox is still running"
+
+
+def copies_of(marker: str, skip: Path) -> list[Path]:
+    """Every file named ``marker`` under the temporary folder, outside ``skip``."""
+    root = Path(tempfile.gettempdir())
+    return [found for found in root.glob(f"*/**/{marker}") if skip not in found.parents]
+
+
+@pytest.mark.parametrize("forked", [True, False], ids=["forked", "started"])
+def test_a_timed_out_grading_leaves_no_copy_of_the_submission(server, forked, tmp_path):
+    # the grading is killed whole, its sandbox too, before either can remove its scratch folder:
+    # the requester removes it (the sandbox's private copy of the student's files among it)
+    folder = solved_with(tmp_path / "ann", HANG_AT_IMPORT)
+    marker = f"marker-{uuid.uuid4().hex}.txt"
+    (folder / "nnl" / marker).write_text("a student's file\n")
+    with pytest.raises(GradingProcessFailed, match="did not finish within 4 s"):
+        grade_in_child(folder, "cnn", 4.0, server if forked else None)
+    assert copies_of(marker, tmp_path) == []
 
 
 @pytest.mark.parametrize("limit", [1e-4, 1e-3, 0.01, 0.03, 0.1])

@@ -60,21 +60,35 @@ def grade_in_child(folder: Path, assignment: str, timeout: float, server: Gradin
     KeyboardInterrupt, SystemExit
         Passed on, once the child's whole session is killed.
     """
-    with tempfile.TemporaryDirectory(prefix="grading-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="grading-") as tmp, _scratch_folder() as scratch:
         out = Path(tmp) / "results.json"
         argv = ["grade", str(folder), "--assignment", assignment, "--json", str(out)]
+        env = {**os.environ, "TMPDIR": scratch}
         returncode = None
         if server is not None and not server.failed:  # one that did not start was reported already
             try:
-                returncode, stdout, stderr = _forked(server, argv, Path(tmp), timeout)
+                returncode, stdout, stderr = _forked(server, argv, env, Path(tmp), timeout)
             except ServerUnavailable as err:
                 log.warning("%s; grading %s in a new process", err, folder)
         if returncode is None:
-            returncode, stdout, stderr = _started(argv, timeout)
+            returncode, stdout, stderr = _started(argv, env, timeout)
         if returncode != 0 or not out.is_file():
             tail = (stderr or stdout).strip()[-2000:]
             raise GradingProcessFailed(f"the grader exited {returncode}: {tail}")
         return json.loads(out.read_text())
+
+
+@contextlib.contextmanager
+def _scratch_folder():
+    """The grading's temporary folder (``TMPDIR``): removed here once the grading is over, however it ended.
+
+    A grading killed whole (its time limit, an interrupt) cannot remove what it and its sandbox
+    wrote, the sandbox's private copy of the student's files among it; the requester does. Other
+    users may traverse it (not list it), as the sandbox's folders inside need for a sandbox user.
+    """
+    with tempfile.TemporaryDirectory(prefix="grading-scratch-") as scratch:
+        os.chmod(scratch, 0o711)
+        yield scratch
 
 
 def _kill_session(pid: int) -> None:
@@ -82,10 +96,10 @@ def _kill_session(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _started(argv: list[str], timeout: float) -> tuple[int, str, str]:
-    """Run ``python -m autograder ARGV`` in a new session; its status, stdout and stderr."""
-    proc = subprocess.Popen([sys.executable, "-m", "autograder", *argv], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+def _started(argv: list[str], env: dict[str, str], timeout: float) -> tuple[int, str, str]:
+    """Run ``python -m autograder ARGV`` in a new session with ``env``; its status, stdout and stderr."""
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", *argv], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -96,8 +110,9 @@ def _started(argv: list[str], timeout: float) -> tuple[int, str, str]:
     return proc.returncode, stdout, stderr
 
 
-def _forked(server: GradingServer, argv: list[str], tmp: Path, timeout: float) -> tuple[int, str, str]:
-    """Run the command in a child forked from ``server``; its status, stdout and stderr.
+def _forked(server: GradingServer, argv: list[str], env: dict[str, str], tmp: Path,
+            timeout: float) -> tuple[int, str, str]:
+    """Run the command with ``env`` in a child forked from ``server``; its status, stdout and stderr.
 
     The time limit counts from the request, fork included. The child grades only once it has
     been told to go, after its pid is known here, so a grading given up before then never runs.
@@ -112,7 +127,7 @@ def _forked(server: GradingServer, argv: list[str], tmp: Path, timeout: float) -
     server.wait_until_ready()  # the server's own start-up is not the grading's time
     deadline = time.monotonic() + timeout
     stdout, stderr = tmp / "stdout", tmp / "stderr"
-    connection = server.connect({"argv": argv, "env": dict(os.environ), "cwd": str(REPO_ROOT),
+    connection = server.connect({"argv": argv, "env": env, "cwd": str(REPO_ROOT),
                                  "stdout": str(stdout), "stderr": str(stderr)}, timeout)
     pid = None
     try:

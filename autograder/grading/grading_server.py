@@ -103,6 +103,7 @@ def run_grading(connection: socket.socket) -> int:
         os.close(target)
     os.environ.clear()
     os.environ.update(request["env"])
+    tempfile.tempdir = None  # the requester's TMPDIR, not the one the server's imports found
     os.chdir(request["cwd"])
     sys.argv = [sys.executable, "-m", "autograder", *request["argv"]]
     connection.sendall(f"pid {os.getpid()}\n".encode())
