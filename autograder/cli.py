@@ -15,6 +15,8 @@ from pathlib import Path
 from autograder.course import AssignmentError, resolve_assignment
 from autograder.paths import REPO_ROOT
 
+INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C, as a shell reports it
+
 
 def _assignment(args: argparse.Namespace, root: Path = REPO_ROOT) -> str:
     """The assignment named on the command line, or the course's only one (`resolve_assignment`)."""
@@ -106,6 +108,12 @@ def cmd_grade_all(args: argparse.Namespace) -> int:
     except (BatchError, GradingError) as err:
         print(f"grade-all: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        kept = len(list((out / "results").glob("*.json")))
+        print(f"grade-all: interrupted. Results kept: {kept} students, in {out / 'results'} and "
+              f"{out / 'class.csv'}. Run the same command again to grade the others (students already "
+              "graded are skipped).", file=sys.stderr)
+        return INTERRUPTED
     rows = []
     for path in sorted((out / "results").glob("*.json")):
         report = json.loads(path.read_text())
@@ -341,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     except AssignmentError as err:
         print(f"python -m autograder {args.command}: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: the command's own clean-up has run; a line, not a traceback
+        print(f"python -m autograder {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

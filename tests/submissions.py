@@ -47,6 +47,32 @@ HANG_AT_IMPORT = {"nnl/optim.py": {"sgd": '''
     '''}}
 
 
+# Appended to every student module: each of its functions and classes sleeps when called, so a
+# grading of it lasts minutes (each graded function costs a call's time limit) however fast the machine.
+HANG_IN_EVERY_FUNCTION = """
+
+import time as _hang_time
+
+
+def _hang(*args, **kwargs):
+    _hang_time.sleep(10 ** 6)
+
+
+for _name, _value in list(globals().items()):
+    if callable(_value) and getattr(_value, "__module__", None) == __name__ and not _name.startswith("_"):
+        globals()[_name] = _hang
+"""
+
+
+def hanging_everywhere(dest: Path, solved: Path = SOLVED) -> Path:
+    """The solved copy with every function and class of its student modules hanging when called."""
+    copy_of(solved, dest)
+    for module in sorted((dest / "nnl").glob("*.py")):
+        if module.name != "__init__.py":
+            module.write_text(module.read_text() + HANG_IN_EVERY_FUNCTION)
+    return dest
+
+
 def solved_with(dest: Path, replacements: dict[str, dict[str, str]], solved: Path = SOLVED) -> Path:
     """The solved copy (cnn's unless ``solved`` says) with functions replaced:
     ``{"nnl/layers.py": {"relu_forward": "def ..."}}``."""

@@ -15,7 +15,7 @@ import pytest
 
 from autograder.classwide.engine import grade_folder
 from autograder.classwide.grade_all import BatchError, find_submissions
-from submissions import HANG_AT_IMPORT, RELEASE, REPO, SOLVED, copy_of, solved_with
+from submissions import HANG_AT_IMPORT, RELEASE, REPO, SOLVED, copy_of, hanging_everywhere, solved_with
 
 def grade_all(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     """``grade-all ARGS`` for the cnn assignment (unless ARGS name one)."""
@@ -151,6 +151,38 @@ def test_killed_run_completes_on_rerun_with_each_student_once(tmp_path):
     rows = class_rows(out)
     assert sorted(r["student"] for r in rows) == ["s0", "s1", "s2", "s3"]
     assert [float(r["score"]) for r in sorted(rows, key=lambda r: r["student"])] == [100.0, 0.0, 100.0, 0.0]
+
+
+def test_ctrl_c_stops_every_grading_at_once_and_leaves_nothing_behind(tmp_path):
+    """Ctrl-C with two gradings that would hang for minutes: a short message, exit 130, at once; no
+    grading process, sandbox or temporary file of theirs is left, the students graded before are kept."""
+    root = tmp_path / "class"
+    copy_of(SOLVED, root / "a_done")
+    for student in ("b_hangs", "c_hangs"):
+        hanging_everywhere(root / student)
+    out, scratch = tmp_path / "out", tmp_path / "tmpdir"
+    scratch.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade-all", str(root), "--assignment", "cnn",
+                             "--out", str(out), "--jobs", "2", "--no-progress"], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "TMPDIR": str(scratch)})
+    deadline = time.monotonic() + 300
+    while len(list(scratch.glob("grading-scratch-*/sandbox-*/submission"))) < 2 \
+            or not (out / "results" / "a_done.json").exists():  # both hanging gradings are under way
+        assert proc.poll() is None and time.monotonic() < deadline, "grade-all ended before it could be interrupted"
+        time.sleep(0.1)
+    time.sleep(1)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    interrupted = time.monotonic()
+    _, stderr = proc.communicate(timeout=300)
+    # each hanging grading had minutes to go (every graded function costs the sandbox's 10 s call limit)
+    assert time.monotonic() - interrupted < 60, "Ctrl-C waited for the running gradings"
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "grade-all: interrupted" in stderr and "Traceback" not in stderr, stderr[-2000:]
+    assert sorted(p.name for p in (out / "results").glob("*.json")) == ["a_done.json"]
+    leftover = subprocess.run(["pgrep", "-f", str(root)], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", "a grading or its sandbox is still running"
+    assert list(scratch.iterdir()) == [], "temporary files were left behind"
 
 
 # -- Dask ---------------------------------------------------------------------------------------------

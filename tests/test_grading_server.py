@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from autograder.grading import grading_server
-from autograder.grading.grading_process import GradingProcessFailed, grade_in_child
+from autograder.grading.grading_process import GradingGroup, GradingProcessFailed, grade_in_child
 from autograder.grading.grading_server import STALE_AFTER, GradingServer, remove_stale_folders
 from submissions import HANG_AT_IMPORT, RELEASE, REPO, SOLVED, copy_of, solved_with
 
@@ -85,9 +86,16 @@ def test_a_forked_grading_over_its_time_limit_is_killed_whole(server, tmp_path):
 
 
 def copies_of(marker: str, skip: Path) -> list[Path]:
-    """Every file named ``marker`` under the temporary folder, outside ``skip``."""
-    root = Path(tempfile.gettempdir())
-    return [found for found in root.glob(f"*/**/{marker}") if skip not in found.parents]
+    """Every file named ``marker`` under the temporary folder, outside ``skip``.
+
+    os.walk, not glob: other tests' folders come and go meanwhile (os.walk passes over those that vanish)."""
+    found = []
+    for directory, subdirs, files in os.walk(tempfile.gettempdir()):
+        if Path(directory) == skip:
+            subdirs[:] = []
+        elif marker in files:
+            found.append(Path(directory) / marker)
+    return found
 
 
 @pytest.mark.parametrize("forked", [True, False], ids=["forked", "started"])
@@ -100,6 +108,44 @@ def test_a_timed_out_grading_leaves_no_copy_of_the_submission(server, forked, tm
     with pytest.raises(GradingProcessFailed, match="did not finish within 4 s"):
         grade_in_child(folder, "cnn", 4.0, server if forked else None)
     assert copies_of(marker, tmp_path) == []
+
+
+@pytest.mark.parametrize("forked", [True, False], ids=["forked", "started"])
+def test_a_stopped_group_grades_nothing_more(server, forked, tmp_path):
+    group = GradingGroup()
+    group.stop()
+    with pytest.raises(GradingProcessFailed, match="stopped before this grading started"):
+        grade_in_child(copy_of(SOLVED, tmp_path / "ann"), "cnn", 300, server if forked else None, group)
+    # a grading whose pid becomes known after the stop (it was starting as the batch stopped) is killed at once
+    late = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    group.started(late.pid)
+    assert late.wait(timeout=10) == -signal.SIGKILL
+
+
+def test_stopping_a_group_kills_its_running_gradings(server, tmp_path):
+    group = GradingGroup()
+    folder = solved_with(tmp_path / "ann", HANG_AT_IMPORT)
+    stopper = threading.Timer(3.0, group.stop)
+    stopper.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(GradingProcessFailed, match="stopped while this grading ran"):
+            grade_in_child(folder, "cnn", 300, server, group)
+    finally:
+        stopper.cancel()
+    assert time.monotonic() - started < 9, "the grading ran on to the sandbox's 10 s call limit"
+    assert wait_until(lambda: children_of(server._proc.pid) == [], 10), "the stopped grading is still running"
+
+
+def test_a_server_under_a_deep_temporary_folder_still_listens(monkeypatch, tmp_path):
+    # a Unix socket's path holds at most 107 bytes: under this TMPDIR the server's could not
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    with GradingServer() as deep_server:
+        assert len(os.fsencode(deep_server.path)) <= 107
+        results = grade_in_child(copy_of(RELEASE, tmp_path / "bob"), "cnn", 300, deep_server)
+        assert not deep_server.failed and results["score"] == 0.0
 
 
 @pytest.mark.parametrize("limit", [1e-4, 1e-3, 0.01, 0.03, 0.1])

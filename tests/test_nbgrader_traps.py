@@ -253,22 +253,22 @@ def test_formgraders_autograde_button_uses_the_kit(course):
 RESUME_STUDENTS = ["s1", "s2", "s3"]
 
 
-def _start_autograde(course) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT], cwd=course.root,
-                            env=nbgrader_env(course.env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+def _start_autograde(course, *options: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, *options], cwd=course.root,
+                            env=nbgrader_env(course.env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
 
 
-def _interrupt_while_grading(course, student, sig) -> None:
-    """Start autograde and send ``sig`` to it once ``student``'s grading has begun."""
-    proc = _start_autograde(course)
+def _interrupt_while_grading(course, student, sig, *options: str) -> str:
+    """Start autograde and send ``sig`` to it once ``student``'s grading has begun; its log."""
+    proc = _start_autograde(course, *options)
     deadline = time.monotonic() + 300
     while not course.autograded(student).exists():
         assert proc.poll() is None, "autograde finished before it could be interrupted"
         assert time.monotonic() < deadline
         time.sleep(0.05)
     os.killpg(proc.pid, sig)
-    proc.wait(timeout=120)
+    return proc.communicate(timeout=120)[1]
 
 
 @pytest.fixture(scope="module")
@@ -283,7 +283,11 @@ def resume_course(tmp_path_factory):
 def test_interrupted_autograde_resumes_without_loss_or_duplicates(resume_course):
     """After a Ctrl-C and a kill -9 mid-grading, does a rerun grade everyone exactly once, correctly?"""
     course = resume_course
-    _interrupt_while_grading(course, "s1", signal.SIGINT)
+    # one grading at a time: the others are still queued when Ctrl-C comes, and are dropped quietly
+    log = _interrupt_while_grading(course, "s1", signal.SIGINT, "--KitAutograde.jobs=1")
+    assert "Interrupted: the submissions recorded so far are kept; run nbgrader autograde again" in log, log[-3000:]
+    assert "exception calling callback" not in log and "CancelledError" not in log, log[-3000:]
+    assert " error score " not in log, "a grading stopped by Ctrl-C was reported as a failed one"
     _interrupt_while_grading(course, "s2", signal.SIGKILL)
     assert course.autograded("s2").exists(), "the kill left no half-made folder: the test proves nothing"
     course.nbgrader("autograde", ASSIGNMENT)

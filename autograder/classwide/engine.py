@@ -18,7 +18,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from autograder.grading.grading_process import GradingProcessFailed, grade_in_child
+from autograder.grading.grading_process import GradingGroup, GradingProcessFailed, grade_in_child
 from autograder.grading.grading_server import GradingServer, ServerUnavailable
 
 SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
@@ -40,10 +40,12 @@ def zero_report(message: str) -> dict:
             "extra_data": {"status": "error", "error": message}}
 
 
-def grade_folder(folder: Path, assignment: str, timeout: float, server: GradingServer | None = None) -> dict:
+def grade_folder(folder: Path, assignment: str, timeout: float, server: GradingServer | None = None,
+                 group: GradingGroup | None = None) -> dict:
     """Grade one assignment folder with ``python -m autograder grade`` in a child process.
 
-    With ``server``, the child is forked from that grading server (see ``grade_in_child``).
+    With ``server``, the child is forked from that grading server; stopping ``group`` kills it
+    (see ``grade_in_child``).
 
     Returns
     -------
@@ -53,7 +55,7 @@ def grade_folder(folder: Path, assignment: str, timeout: float, server: GradingS
     """
     started = time.monotonic()
     try:
-        results = grade_in_child(folder, assignment, timeout, server)
+        results = grade_in_child(folder, assignment, timeout, server, group)
         results.setdefault("extra_data", {})["status"] = "graded"
     except GradingProcessFailed as err:
         results = zero_report(str(err))
@@ -122,7 +124,10 @@ class Progress:
 
 
 class Gradings:
-    """Run gradings concurrently; a context manager (leaving it stops what has not started).
+    """Run gradings concurrently; a context manager.
+
+    Leaving it drops the gradings that have not started; leaving it on an exception (Ctrl-C) also
+    kills the running ones at once, on this machine (a Dask cluster's are cancelled).
 
     Parameters
     ----------
@@ -143,6 +148,7 @@ class Gradings:
     def __init__(self, assignment: str, jobs: int = 2, timeout: float = 600, dask_scheduler: str | None = None):
         self.assignment, self.jobs, self.timeout, self.dask_scheduler = assignment, jobs, timeout, dask_scheduler
         self._pool = self._client = self._server = None
+        self._group = GradingGroup()
 
     def __enter__(self) -> "Gradings":
         if self.dask_scheduler:
@@ -179,10 +185,17 @@ class Gradings:
 
             dask_future.add_done_callback(finished)
             return future
-        return self._pool.submit(grade_folder, folder, assignment, self.timeout, self._server)
+        return self._pool.submit(grade_folder, folder, assignment, self.timeout, self._server, self._group)
 
-    def __exit__(self, *exc_info) -> None:
-        if self._pool is not None:  # on Ctrl-C: drop the queued gradings, let the running ones end
+    @property
+    def stopped(self) -> bool:
+        """Whether the gradings were stopped (the block was left on an exception): their results are not ones."""
+        return self._group.stopped
+
+    def __exit__(self, exc_type, *exc_info) -> None:
+        if exc_type is not None:  # Ctrl-C (or an error): nothing more will be recorded, stop every grading
+            self._group.stop()
+        if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         if self._server is not None:
             self._server.close()

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -32,7 +33,43 @@ class GradingProcessFailed(RuntimeError):
     """The grading command did not complete: it timed out, exited non-zero or wrote no results."""
 
 
-def grade_in_child(folder: Path, assignment: str, timeout: float, server: GradingServer | None = None) -> dict:
+class GradingGroup:
+    """The gradings of one batch, stopped together (Ctrl-C), none started after the stop.
+
+    :func:`grade_in_child` registers each grading's session here while it runs; :meth:`stop` kills
+    every running one at once instead of waiting for each to end (a hung grading could hold a
+    stopped batch for its whole time limit), and any grading that starts afterwards is killed as
+    soon as its pid is known, before it grades.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._sessions: set[int] = set()
+        self.stopped = False
+
+    def started(self, pid: int) -> None:
+        """Grading session ``pid`` runs (killed at once when the group is already stopped)."""
+        with self._lock:
+            if self.stopped:
+                _kill_session(pid)
+            else:
+                self._sessions.add(pid)
+
+    def finished(self, pid: int) -> None:
+        with self._lock:
+            self._sessions.discard(pid)
+
+    def stop(self) -> None:
+        """Kill every running grading of the group; later ones are killed as they start."""
+        with self._lock:
+            self.stopped = True
+            for pid in self._sessions:
+                _kill_session(pid)
+            self._sessions.clear()
+
+
+def grade_in_child(folder: Path, assignment: str, timeout: float, server: GradingServer | None = None,
+                   group: GradingGroup | None = None) -> dict:
     """Grade ``folder`` with the hidden suite of ``assignment`` in a child process.
 
     Inputs
@@ -46,6 +83,8 @@ def grade_in_child(folder: Path, assignment: str, timeout: float, server: Gradin
     server : GradingServer, optional
         Fork the child from this server instead of starting an interpreter; when the server
         cannot be reached the child is started as usual (a warning is logged).
+    group : GradingGroup, optional
+        The batch this grading belongs to: stopping it kills the grading.
 
     Returns
     -------
@@ -55,8 +94,8 @@ def grade_in_child(folder: Path, assignment: str, timeout: float, server: Gradin
     Raises
     ------
     GradingProcessFailed
-        When the command times out, exits non-zero or writes no results; the message says which,
-        with the end of the grader's error output.
+        When the command times out, exits non-zero or writes no results (its group was stopped);
+        the message says which, with the end of the grader's error output.
     KeyboardInterrupt, SystemExit
         Passed on, once the child's whole session is killed.
     """
@@ -64,14 +103,19 @@ def grade_in_child(folder: Path, assignment: str, timeout: float, server: Gradin
         out = Path(tmp) / "results.json"
         argv = ["grade", str(folder), "--assignment", assignment, "--json", str(out)]
         env = {**os.environ, "TMPDIR": scratch}
+        group = group or GradingGroup()
+        if group.stopped:
+            raise GradingProcessFailed("the batch was stopped before this grading started")
         returncode = None
         if server is not None and not server.failed:  # one that did not start was reported already
             try:
-                returncode, stdout, stderr = _forked(server, argv, env, Path(tmp), timeout)
+                returncode, stdout, stderr = _forked(server, argv, env, Path(tmp), timeout, group)
             except ServerUnavailable as err:
                 log.warning("%s; grading %s in a new process", err, folder)
         if returncode is None:
-            returncode, stdout, stderr = _started(argv, env, timeout)
+            returncode, stdout, stderr = _started(argv, env, timeout, group)
+        if group.stopped:
+            raise GradingProcessFailed("the batch was stopped while this grading ran")
         if returncode != 0 or not out.is_file():
             tail = (stderr or stdout).strip()[-2000:]
             raise GradingProcessFailed(f"the grader exited {returncode}: {tail}")
@@ -96,22 +140,24 @@ def _kill_session(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _started(argv: list[str], env: dict[str, str], timeout: float) -> tuple[int, str, str]:
+def _started(argv: list[str], env: dict[str, str], timeout: float, group: GradingGroup) -> tuple[int, str, str]:
     """Run ``python -m autograder ARGV`` in a new session with ``env``; its status, stdout and stderr."""
     proc = subprocess.Popen([sys.executable, "-m", "autograder", *argv], cwd=REPO_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    group.started(proc.pid)
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         raise GradingProcessFailed(f"grading did not finish within {timeout:g} s") from None
     finally:  # whatever happened: nothing of the grading outlives it
         _kill_session(proc.pid)
+        group.finished(proc.pid)
         proc.communicate()  # reap it and close its pipes
     return proc.returncode, stdout, stderr
 
 
-def _forked(server: GradingServer, argv: list[str], env: dict[str, str], tmp: Path,
-            timeout: float) -> tuple[int, str, str]:
+def _forked(server: GradingServer, argv: list[str], env: dict[str, str], tmp: Path, timeout: float,
+            group: GradingGroup) -> tuple[int, str, str]:
     """Run the command with ``env`` in a child forked from ``server``; its status, stdout and stderr.
 
     The time limit counts from the request, fork included. The child grades only once it has
@@ -136,6 +182,7 @@ def _forked(server: GradingServer, argv: list[str], env: dict[str, str], tmp: Pa
         if len(started) != 2 or started[0] != b"pid":
             raise ServerUnavailable("the grading server did not fork a grading")
         pid = int(started[1])
+        group.started(pid)  # killed here, before it grades, when the batch is stopped
         connection.sendall(b"g")  # go: the pid is known, the grading may start
         finished = _line_before(deadline, connection, reader)
     except ServerUnavailable:
@@ -149,6 +196,7 @@ def _forked(server: GradingServer, argv: list[str], env: dict[str, str], tmp: Pa
     finally:  # whatever happened: nothing of the grading outlives it
         if pid is not None:
             _kill_session(pid)
+            group.finished(pid)
         connection.close()
     returncode = int(finished[1]) if len(finished) == 2 and finished[0] == b"exit" else -signal.SIGKILL
     return returncode, _read(stdout), _read(stderr)

@@ -168,6 +168,33 @@ def serve(path: str) -> None:
 
 FOLDER_PREFIX = "grading-server-"
 STALE_AFTER = 600  # seconds: a folder this old whose socket refuses connections is a killed run's
+SOCKET_PATH_MAX = 107  # bytes of a Unix socket's path (sun_path holds 108 with the terminating NUL)
+SHORT_TEMPORARY_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def folders_parent() -> Path:
+    """Where the servers' private folders go: the temporary folder, or a shorter one when needed.
+
+    A socket's path must fit in ``SOCKET_PATH_MAX`` bytes; under a deep ``TMPDIR`` (a CI runner's,
+    pytest's) it would not, and the server could not listen. Then the first of
+    ``SHORT_TEMPORARY_FOLDERS`` this user may write in is used.
+
+    Raises
+    ------
+    ServerUnavailable
+        When no such folder is short enough.
+    """
+    def fits(parent: str) -> bool:
+        return len(os.fsencode(os.path.join(parent, FOLDER_PREFIX + "x" * 8, "socket"))) <= SOCKET_PATH_MAX
+
+    parent = tempfile.gettempdir()
+    if fits(parent):
+        return Path(parent)
+    for short in SHORT_TEMPORARY_FOLDERS:
+        if fits(short) and os.path.isdir(short) and os.access(short, os.W_OK | os.X_OK):
+            return Path(short)
+    raise ServerUnavailable(f"no folder for the grading server's socket: {parent} is too deep for a Unix "
+                            f"socket's path and none of {', '.join(SHORT_TEMPORARY_FOLDERS)} is writable")
 
 
 def remove_stale_folders(parent: Path | None = None) -> list[Path]:
@@ -178,7 +205,7 @@ def remove_stale_folders(parent: Path | None = None) -> list[Path]:
     gone or refuses connections (no server listens): a live server's folder, or one being set up, stays.
     """
     removed = []
-    for folder in Path(parent or tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
+    for folder in Path(parent or folders_parent()).glob(f"{FOLDER_PREFIX}*"):
         try:
             info = folder.lstat()
             if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
@@ -212,11 +239,17 @@ class GradingServer:
     not waited for: its caller prepares its first submissions while the server makes its imports,
     and the first request waits until it listens (:meth:`wait_until_ready`), outside that grading's
     time limit. A server that does not start leaves each grading to a process of its own.
+
+    Raises
+    ------
+    ServerUnavailable
+        On creation, when there is no folder its socket's path fits in (:func:`folders_parent`).
     """
 
     def __init__(self):
-        remove_stale_folders()
-        self._folder = tempfile.TemporaryDirectory(prefix=FOLDER_PREFIX)
+        parent = folders_parent()
+        remove_stale_folders(parent)
+        self._folder = tempfile.TemporaryDirectory(prefix=FOLDER_PREFIX, dir=parent)
         self.path = str(Path(self._folder.name) / "socket")
         from autograder.paths import REPO_ROOT
 

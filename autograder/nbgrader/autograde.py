@@ -424,6 +424,10 @@ class KitAutograde(Autograde):
                     forget_released()
         except EngineError as err:
             raise SystemExit(f"nbgrader autograde: {err}") from None
+        except KeyboardInterrupt:  # nbgrader's own message ("Canceled") and traceback follow
+            self.log.error("Interrupted: the submissions recorded so far are kept; run nbgrader autograde again "
+                           "to grade the others (submissions already autograded are skipped)")
+            raise
 
     def _grade_ahead(self, gradings: Gradings, scratch: Path) -> dict:
         """``{(assignment, student): (hash of the graded files, future of the results)}``."""
@@ -439,9 +443,14 @@ class KitAutograde(Autograde):
             staged = self._lay_out(assignment_id, student_id, scratch / student_id / assignment_id)
             future = gradings.submit(student_id, staged, key=f"autograde-{assignment_id}-{student_id}",
                                      assignment=assignment_id)
-            future.add_done_callback(lambda done, name=student_id: self._progress.update(name, done.result()))
+            future.add_done_callback(lambda done, name=student_id: self._report_progress(gradings, name, done))
             ahead[(assignment_id, student_id)] = (tree_hash(staged), future)
         return ahead
+
+    def _report_progress(self, gradings: Gradings, student_id: str, done) -> None:
+        """One more grading on the progress bar; none for a grading dropped or killed by a stop (Ctrl-C)."""
+        if not done.cancelled() and not gradings.stopped:
+            self._progress.update(student_id, done.result())
 
     def _will_process(self, assignment_id: str, student_id: str) -> bool:
         """Whether nbgrader's loop will grade this submission (`init_destination`'s rules, without acting)."""
