@@ -1,6 +1,6 @@
 """``validate``: prove the hidden suite right before it decides grades.
 
-Three gates, each through the real grading command:
+Three gates, each through the real grading command, run as the batch commands run it:
 
 1. the reference (``solutions_private/<assignment>``) scores full marks;
 2. the blank release scores 0 without crashing the grader;
@@ -14,18 +14,15 @@ its own forward's cache).
 """
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.classwide.engine import Gradings
 from autograder.course import release_folder, solutions_folder
 from autograder.grading.grade import GradingError, suite_folder
 from autograder.grading.mutations import Mutation, load_catalogue, write_mutant
-from autograder.paths import REPO_ROOT
 
 
 @dataclass
@@ -69,14 +66,15 @@ class ValidationReport:
         }
 
 
-def _grade(submission: Path, assignment: str, out: Path) -> dict:
-    """Grade with ``assignment``'s suite through the real command (a fresh process per submission, as in production)."""
-    result = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submission), "--assignment", assignment,
-                             "--json", str(out)],
-                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
-    if result.returncode != 0:
-        raise RuntimeError(f"grading {submission.name} failed: {result.stderr[-1500:]}")
-    return json.loads(out.read_text())
+GRADING_TIMEOUT = 1800.0  # seconds one grading may take (a mutant that loops is stopped by the sandbox first)
+
+
+def _graded(results: dict, what: str) -> dict:
+    """The results of a grading that completed; GradingError naming ``what`` when it did not."""
+    extra = results.get("extra_data", {})
+    if extra.get("status") != "graded":
+        raise GradingError(f"grading {what} failed: {extra.get('error', 'unknown error')[-1500:]}")
+    return results
 
 
 def _by_function(results: dict) -> dict[str, float]:
@@ -86,8 +84,29 @@ def _by_function(results: dict) -> dict[str, float]:
     return scores
 
 
+def _verdict(mutation: Mutation, results: dict, full: dict[str, float]) -> MutantVerdict:
+    """How the suite judged a mutant, from its grading's results and the reference's points per function."""
+    try:
+        results = _graded(results, f"mutant {mutation.name}")
+    except GradingError as err:
+        return MutantVerdict(mutation, False, {}, [], str(err))
+    scores = _by_function(results)
+    lost = {fn: round(full[fn] - scores.get(fn, 0.0), 6) for fn in full if full[fn] - scores.get(fn, 0.0) > 1e-9}
+    failed = [t["name"] for t in results["tests"] if t["status"] != "passed"]
+    return MutantVerdict(mutation, mutation.function in lost, lost, failed)
+
+
 def validate(assignment: str, jobs: int = 2, say=print) -> ValidationReport:
-    """Run the three gates; ``say`` receives one progress line per finished grading."""
+    """Run the three gates; ``say`` receives one progress line per finished grading.
+
+    Every grading runs as ``nbgrader autograde`` and ``grade-all`` run theirs (:class:`.Gradings`:
+    ``jobs`` at once, each forked from one grading server, student code in its sandbox).
+
+    Raises
+    ------
+    GradingError
+        When the solved copy or the release is missing, or either could not be graded.
+    """
     suite = suite_folder(assignment)
     catalogue = load_catalogue(suite)
     solved, release = solutions_folder(assignment), release_folder(assignment)
@@ -95,43 +114,31 @@ def validate(assignment: str, jobs: int = 2, say=print) -> ValidationReport:
         if not folder.is_dir():
             raise GradingError(f"no {what} at {folder}: run `python -m autograder generate {assignment}` first")
     report = ValidationReport()
-    with tempfile.TemporaryDirectory(prefix="validate-") as tmp:
-        work = Path(tmp)
-        reference = _grade(solved, assignment, work / "reference.json")
+    with tempfile.TemporaryDirectory(prefix="validate-") as tmp, \
+            Gradings(assignment, jobs=jobs, timeout=GRADING_TIMEOUT) as gradings:
+        reference_grading, release_grading = gradings.submit("reference", solved), gradings.submit("release", release)
+        mutants = {gradings.submit(f"mutant-{index}", write_mutant(solved, mutation, Path(tmp) / f"mutant-{index}")):
+                   mutation for index, mutation in enumerate(catalogue)}
+        reference = _graded(reference_grading.result(), f"the reference {solved}")
         report.reference_score = reference["score"]
         report.total = round(sum(t["max_score"] for t in reference["tests"]), 6)
         report.reference_failures = [f"{t['name']}: {t['output']}" for t in reference["tests"]
                                      if t["status"] != "passed"]
         say(f"reference: {report.reference_score:g} / {report.total:g}")
-        report.release_score = _grade(release, assignment, work / "release.json")["score"]
+        report.release_score = _graded(release_grading.result(), f"the release {release}")["score"]
         say(f"blank release: {report.release_score:g} / {report.total:g}")
         full = _by_function(reference)
         failing_somewhere: set[str] = set()
-
-        def judge(index: int, mutation: Mutation) -> MutantVerdict:
-            folder = write_mutant(solved, mutation, work / f"mutant-{index}")
-            try:
-                results = _grade(folder, assignment, work / f"mutant-{index}.json")
-            except RuntimeError as err:
-                return MutantVerdict(mutation, False, {}, [], str(err))
-            scores = _by_function(results)
-            lost = {fn: round(full[fn] - scores.get(fn, 0.0), 6) for fn in full
-                    if full[fn] - scores.get(fn, 0.0) > 1e-9}
-            failed = [t["name"] for t in results["tests"] if t["status"] != "passed"]
-            return MutantVerdict(mutation, mutation.function in lost, lost, failed)
-
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [pool.submit(judge, i, m) for i, m in enumerate(catalogue)]
-            for done, future in enumerate(as_completed(futures), start=1):
-                verdict = future.result()
-                report.mutants.append(verdict)
-                failing_somewhere.update(verdict.failed_tests)
-                m = verdict.mutation
-                status = "caught" if verdict.caught else ("ERROR " + verdict.error[:200] if verdict.error
-                                                          else "MISSED")
-                collateral = {fn: pts for fn, pts in verdict.lost.items() if fn != m.function}
-                say(f"[{done}/{len(catalogue)}] {m.name} ({m.function}): {status}"
-                    + (f"; also cost {collateral}" if collateral else ""))
+        for done, future in enumerate(as_completed(mutants), start=1):
+            verdict = _verdict(mutants[future], future.result(), full)
+            report.mutants.append(verdict)
+            failing_somewhere.update(verdict.failed_tests)
+            m = verdict.mutation
+            status = "caught" if verdict.caught else ("ERROR " + verdict.error[:200] if verdict.error
+                                                      else "MISSED")
+            collateral = {fn: pts for fn, pts in verdict.lost.items() if fn != m.function}
+            say(f"[{done}/{len(catalogue)}] {m.name} ({m.function}): {status}"
+                + (f"; also cost {collateral}" if collateral else ""))
         report.mutants.sort(key=lambda v: catalogue.index(v.mutation))
         report.never_failing = [t["name"] for t in reference["tests"] if t["name"] not in failing_somewhere]
     return report
