@@ -18,7 +18,8 @@ import pytest
 
 from autograder.grading import grading_server
 from autograder.grading.grading_process import GradingGroup, GradingProcessFailed, grade_in_child
-from autograder.grading.grading_server import STALE_AFTER, GradingServer, remove_stale_folders
+from autograder.classwide.engine import Gradings
+from autograder.grading.grading_server import GradingServer
 from submissions import HANG_AT_IMPORT, RELEASE, REPO, SOLVED, copy_of, solved_with
 
 
@@ -222,17 +223,22 @@ def test_the_requesters_environment_and_folder_reach_the_grading(server, tmp_pat
             os.killpg(pid, signal.SIGKILL)
 
 
-def test_a_killed_requester_leaves_no_server_and_no_grading(tmp_path):
+def test_a_killed_requester_leaves_no_server_and_no_grading_and_the_next_batch_removes_its_files(
+        tmp_path, monkeypatch):
     classroom = tmp_path / "class"
     solved_with(classroom / "ann", HANG_AT_IMPORT)
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade-all", str(classroom), "--assignment", "cnn",
                              "--out", str(tmp_path / "out"), "--timeout", "600", "--no-progress"], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            env={**os.environ, "TMPDIR": str(scratch)})
     try:
         assert wait_until(lambda: [pid for server in children_of(proc.pid) for pid in children_of(server)], 120), \
             "no grading was forked"
         (server,) = [pid for pid in children_of(proc.pid) if children_of(pid)]
         gradings = children_of(server)
+        server_folder = Path(Path(f"/proc/{server}/cmdline").read_bytes().split(b"\0")[-2].decode()).parent
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # kill -9: grade-all runs no more code
         proc.wait()
@@ -241,41 +247,14 @@ def test_a_killed_requester_leaves_no_server_and_no_grading(tmp_path):
         "the grading server or a grading outlived grade-all"
     assert wait_until(lambda: subprocess.run(["pgrep", "-f", str(classroom)], capture_output=True).stdout == b"", 5), \
         "a sandbox outlived grade-all"
-
-
-def test_folders_that_killed_runs_left_are_removed_and_live_ones_stay(tmp_path):
-    import socket
-
-    def folder(name, age, listening=None):
-        path = tmp_path / f"grading-server-{name}"
-        path.mkdir(mode=0o700)
-        if listening is not None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.bind(str(path / "socket"))
-            if listening:
-                sock.listen(1)
-                listeners.append(sock)
-            else:
-                sock.close()  # the socket file stays, nothing listens: a killed server's
-        then = time.time() - age
-        os.utime(path, (then, then))
-        return path
-
-    listeners = []
-    dead = folder("dead", STALE_AFTER + 60, listening=False)
-    empty = folder("empty", STALE_AFTER + 60)
-    young = folder("young", 5, listening=False)
-    live = folder("live", STALE_AFTER + 60, listening=True)
-    other = tmp_path / "something-else"
-    other.mkdir()
-    os.utime(other, (0, 0))
-    try:
-        assert sorted(remove_stale_folders(tmp_path)) == sorted([dead, empty])
-    finally:
-        for sock in listeners:
-            sock.close()
-    assert not dead.exists() and not empty.exists()
-    assert young.is_dir() and live.is_dir() and other.is_dir()
+    # what the killed run could not remove (its server's folder, the grading's, the sandbox's copy of
+    # the student's files) is removed when the next batch starts
+    left = sorted(path.name.rsplit("-", 1)[0] for path in scratch.iterdir())
+    assert {"grading", "grading-scratch"} <= set(left) and server_folder.is_dir(), left
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    with Gradings("cnn", jobs=1):
+        pass
+    assert list(scratch.iterdir()) == [] and not server_folder.exists()
 
 
 def test_a_probe_of_a_live_server_grades_nothing_prints_nothing_and_the_server_serves_on(capfd, tmp_path):

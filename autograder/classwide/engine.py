@@ -13,13 +13,13 @@ import io
 import logging
 import sys
 import tarfile
-import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from autograder.grading.grading_process import GradingGroup, GradingProcessFailed, grade_in_child
 from autograder.grading.grading_server import GradingServer, ServerUnavailable
+from autograder.scratch import owned_temporary_folder, remove_abandoned
 
 SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 
@@ -74,7 +74,8 @@ def pack_folder(folder: Path) -> bytes:
 
 def grade_packed(packed: bytes, assignment: str, timeout: float) -> dict:
     """Unpack a :func:`pack_folder` archive into a temporary folder and grade it (a Dask task)."""
-    with tempfile.TemporaryDirectory(prefix="grade-all-sub-") as tmp:
+    remove_abandoned()  # on a Dask worker's machine, no batch starts to sweep
+    with owned_temporary_folder("grade-all-sub-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(packed), mode="r:gz") as tar:
             tar.extractall(tmp, filter="data")
         return grade_folder(Path(tmp), assignment, timeout)
@@ -151,6 +152,7 @@ class Gradings:
         self._group = GradingGroup()
 
     def __enter__(self) -> "Gradings":
+        remove_abandoned()  # what killed runs left (their gradings' copies of students' files)
         if self.dask_scheduler:
             try:
                 from distributed import Client

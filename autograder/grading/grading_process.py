@@ -18,13 +18,13 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 from autograder.grading.grading_server import GradingServer, ServerUnavailable
 from autograder.paths import REPO_ROOT
+from autograder.scratch import owned_temporary_folder
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,10 @@ def grade_in_child(folder: Path, assignment: str, timeout: float, server: Gradin
     KeyboardInterrupt, SystemExit
         Passed on, once the child's whole session is killed.
     """
-    with tempfile.TemporaryDirectory(prefix="grading-") as tmp, _scratch_folder() as scratch:
+    # the grading's TMPDIR, removed here however the grading ended: one killed whole (its time limit,
+    # Ctrl-C) cannot remove what it and its sandbox wrote there (the sandbox's copy of the student's
+    # files). Others may traverse it, not list it, as a sandbox user needs to reach its folder inside.
+    with owned_temporary_folder("grading-") as tmp, owned_temporary_folder("grading-scratch-", 0o711) as scratch:
         out = Path(tmp) / "results.json"
         argv = ["grade", str(folder), "--assignment", assignment, "--json", str(out)]
         env = {**os.environ, "TMPDIR": scratch}
@@ -120,19 +123,6 @@ def grade_in_child(folder: Path, assignment: str, timeout: float, server: Gradin
             tail = (stderr or stdout).strip()[-2000:]
             raise GradingProcessFailed(f"the grader exited {returncode}: {tail}")
         return json.loads(out.read_text())
-
-
-@contextlib.contextmanager
-def _scratch_folder():
-    """The grading's temporary folder (``TMPDIR``): removed here once the grading is over, however it ended.
-
-    A grading killed whole (its time limit, an interrupt) cannot remove what it and its sandbox
-    wrote, the sandbox's private copy of the student's files among it; the requester does. Other
-    users may traverse it (not list it), as the sandbox's folders inside need for a sandbox user.
-    """
-    with tempfile.TemporaryDirectory(prefix="grading-scratch-") as scratch:
-        os.chmod(scratch, 0o711)
-        yield scratch
 
 
 def _kill_session(pid: int) -> None:

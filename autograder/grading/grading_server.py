@@ -41,17 +41,16 @@ import json
 import os
 import select
 import selectors
-import shutil
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 import traceback
 from pathlib import Path
+
+from autograder.scratch import owned_temporary_folder, remove_abandoned, socket_parent
 
 PR_SET_PDEATHSIG = 1
 STARTUP_TIMEOUT = 120  # seconds the server may take to make its imports before gradings start their own process
@@ -93,7 +92,7 @@ def run_grading(connection: socket.socket) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     reader = connection.makefile("rb")
     line = reader.readline()
-    if not line.strip():  # a probe (see remove_stale_folders) or a requester gone: nothing to grade
+    if not line.strip():  # a connection that asks nothing, or a requester gone: nothing to grade
         return 1
     request = json.loads(line)
     for fd, path, flags in ((0, os.devnull, os.O_RDONLY), (1, request["stdout"], os.O_WRONLY | os.O_CREAT),
@@ -167,64 +166,21 @@ def serve(path: str) -> None:
 # -- the requester's side --------------------------------------------------------------------------
 
 FOLDER_PREFIX = "grading-server-"
-STALE_AFTER = 600  # seconds: a folder this old whose socket refuses connections is a killed run's
-SOCKET_PATH_MAX = 107  # bytes of a Unix socket's path (sun_path holds 108 with the terminating NUL)
-SHORT_TEMPORARY_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
+SOCKET_NAME = "socket"
 
 
 def folders_parent() -> Path:
-    """Where the servers' private folders go: the temporary folder, or a shorter one when needed.
-
-    A socket's path must fit in ``SOCKET_PATH_MAX`` bytes; under a deep ``TMPDIR`` (a CI runner's,
-    pytest's) it would not, and the server could not listen. Then the first of
-    ``SHORT_TEMPORARY_FOLDERS`` this user may write in is used.
+    """Where the servers' private folders go: one a socket's path fits in (:func:`.socket_parent`).
 
     Raises
     ------
     ServerUnavailable
-        When no such folder is short enough.
+        When there is none.
     """
-    def fits(parent: str) -> bool:
-        return len(os.fsencode(os.path.join(parent, FOLDER_PREFIX + "x" * 8, "socket"))) <= SOCKET_PATH_MAX
-
-    parent = tempfile.gettempdir()
-    if fits(parent):
-        return Path(parent)
-    for short in SHORT_TEMPORARY_FOLDERS:
-        if fits(short) and os.path.isdir(short) and os.access(short, os.W_OK | os.X_OK):
-            return Path(short)
-    raise ServerUnavailable(f"no folder for the grading server's socket: {parent} is too deep for a Unix "
-                            f"socket's path and none of {', '.join(SHORT_TEMPORARY_FOLDERS)} is writable")
-
-
-def remove_stale_folders(parent: Path | None = None) -> list[Path]:
-    """Remove the folders that killed runs left behind; the ones removed.
-
-    A requester killed with kill -9 cannot remove its server's private folder (its server dies with
-    it). A folder is stale when this user owns it, it is older than `STALE_AFTER`, and its socket is
-    gone or refuses connections (no server listens): a live server's folder, or one being set up, stays.
-    """
-    removed = []
-    for folder in Path(parent or folders_parent()).glob(f"{FOLDER_PREFIX}*"):
-        try:
-            info = folder.lstat()
-            if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
-                    or time.time() - info.st_mtime < STALE_AFTER):
-                continue
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.settimeout(1)
-                probe.connect(str(folder / "socket"))
-                continue  # a server answers: not stale
-            except (FileNotFoundError, ConnectionRefusedError):
-                pass
-            finally:
-                probe.close()
-        except OSError:
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        removed.append(folder)
-    return removed
+    try:
+        return socket_parent(len(SOCKET_NAME))
+    except OSError as err:
+        raise ServerUnavailable(f"no folder for the grading server's socket: {err}") from None
 
 
 def server_command(path: str) -> list[str]:
@@ -248,9 +204,10 @@ class GradingServer:
 
     def __init__(self):
         parent = folders_parent()
-        remove_stale_folders(parent)
-        self._folder = tempfile.TemporaryDirectory(prefix=FOLDER_PREFIX, dir=parent)
-        self.path = str(Path(self._folder.name) / "socket")
+        remove_abandoned(parent)  # folders of killed runs (kill -9) there
+        self._folder = contextlib.ExitStack()
+        self.path = str(Path(self._folder.enter_context(owned_temporary_folder(FOLDER_PREFIX, dir=parent)))
+                        / SOCKET_NAME)
         from autograder.paths import REPO_ROOT
 
         # not waited for here: the caller prepares its first submissions while the server imports
@@ -302,7 +259,7 @@ class GradingServer:
             self._proc.wait()
         with self._starting:  # not while a caller waits for its start (which the server's exit ends)
             self._proc.stdout.close()
-        self._folder.cleanup()
+        self._folder.close()
 
     def connect(self, request: dict, timeout: float) -> socket.socket:
         """Send one grading request; the connection on which its ``pid`` and ``exit`` lines come.

@@ -14,7 +14,6 @@ its own forward's cache).
 """
 from __future__ import annotations
 
-import tempfile
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from autograder.classwide.engine import Gradings
 from autograder.course import release_folder, solutions_folder
 from autograder.grading.grade import GradingError, suite_folder
 from autograder.grading.mutations import Mutation, load_catalogue, write_mutant
+from autograder.scratch import owned_temporary_folder
 
 
 @dataclass
@@ -114,7 +114,7 @@ def validate(assignment: str, jobs: int = 2, say=print) -> ValidationReport:
         if not folder.is_dir():
             raise GradingError(f"no {what} at {folder}: run `python -m autograder generate {assignment}` first")
     report = ValidationReport()
-    with tempfile.TemporaryDirectory(prefix="validate-") as tmp, \
+    with owned_temporary_folder("validate-") as tmp, \
             Gradings(assignment, jobs=jobs, timeout=GRADING_TIMEOUT) as gradings:
         reference_grading, release_grading = gradings.submit("reference", solved), gradings.submit("release", release)
         mutants = {gradings.submit(f"mutant-{index}", write_mutant(solved, mutation, Path(tmp) / f"mutant-{index}")):

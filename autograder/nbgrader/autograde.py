@@ -29,7 +29,6 @@ import html
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +52,7 @@ from autograder.nbgrader.gradebook_reads import ReleasedCellsGradebook, forget_r
 from autograder.nbgrader.metadata_schema import compiled_metadata_schema
 from autograder.nbgrader.score_cells import PREFIX, function_of, is_autograded_test
 from autograder.nbgrader.submission_repair import DEFAULT_MAX_FILE_BYTES, prepare_submission, read_notes
+from autograder.scratch import owned_temporary_folder
 
 MAX_LISTED_FAILURES = 6
 
@@ -409,7 +409,7 @@ class KitAutograde(Autograde):
         """
         forget_released()
         try:
-            with tempfile.TemporaryDirectory(prefix="kit-autograde-") as scratch, \
+            with owned_temporary_folder("kit-autograde-") as scratch, \
                     Gradings("", jobs=self.jobs, timeout=self.grading_timeout,
                              dask_scheduler=self.dask_scheduler or None) as gradings:
                 self._ahead = self._grade_ahead(gradings, Path(scratch))

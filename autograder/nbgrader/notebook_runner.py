@@ -19,6 +19,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from traitlets.config import Config
 
+from autograder.scratch import socket_parent
+
 # A printed check is a line "<label> error: <number>" or "<label> difference: <number>",
 # as the course's notebooks print relative errors ("dx error:  3.1e-09").
 CHECK_LINE = re.compile(r"^(?P<label>.+?) (?:error|difference):\s+(?P<value>\S+)$")
@@ -90,8 +92,8 @@ def run_notebook(path: Path, cwd: Path, env: dict | None = None, cell_timeout: i
     nb = nbformat.read(path, as_version=4)
     # IPC sockets in a private folder rather than TCP ports on localhost: no other local user can
     # connect to the kernel, and ipykernel has no plain-text warning to print. The socket path must
-    # be absolute: the kernel runs in ``cwd``, this process elsewhere.
-    sockets = tempfile.TemporaryDirectory(prefix="kit-kernel-")
+    # be absolute: the kernel runs in ``cwd``, this process elsewhere; and short (a deep TMPDIR's is not).
+    sockets = tempfile.TemporaryDirectory(prefix="kit-kernel-", dir=socket_parent(len("kernel-65535")))
     config = Config()
     config.KernelManager.transport = "ipc"
     config.KernelManager.ip = os.path.join(sockets.name, "kernel")

@@ -49,6 +49,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from autograder.scratch import claim
+
 MAGIC = b"SBX1"
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 SANDBOX_ROOT = "/submission"
@@ -296,6 +298,7 @@ class Sandbox:
         self.generation = 0
         self._proc: subprocess.Popen | None = None
         self._tmp: Path | None = None
+        self._claim: int | None = None  # held while _tmp exists: a later run's sweep removes it if this dies
         self._captures: list[_Capture] = []
         self._fd_to_worker = self._fd_from_worker = -1
         self._tuples: dict[int, tuple[tuple, int]] = {}
@@ -322,6 +325,7 @@ class Sandbox:
         """
         if self._tmp is None:
             self._tmp = Path(tempfile.mkdtemp(prefix="sandbox-"))
+            self._claim = claim(self._tmp)
             _copy_submission(self.submission_dir, self._tmp / "submission")
             (self._tmp / "worker").mkdir()
             shutil.copy(WORKER_SCRIPT, self._tmp / "worker" / "sandbox_worker.py")
@@ -361,7 +365,8 @@ class Sandbox:
         self._kill()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
+            os.close(self._claim)
+            self._tmp = self._claim = None
 
     # ------------------------------------------------------------------ public calls
 
