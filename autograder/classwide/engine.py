@@ -128,7 +128,8 @@ class Gradings:
     """Run gradings concurrently; a context manager.
 
     Leaving it drops the gradings that have not started; leaving it on an exception (Ctrl-C) also
-    kills the running ones at once, on this machine (a Dask cluster's are cancelled).
+    kills the running ones at once, on this machine. On a Dask cluster the client closes, which
+    releases its tasks; a task already running finishes on its worker, and its result is dropped.
 
     Parameters
     ----------
