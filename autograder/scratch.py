@@ -53,12 +53,15 @@ def owned_temporary_folder(prefix: str, mode: int = 0o700, dir: str | Path | Non
     dir : str or Path, optional
         Where it goes (default: ``tempfile.gettempdir()``).
     """
-    with tempfile.TemporaryDirectory(prefix=prefix, dir=dir) as folder:
-        os.chmod(folder, mode)
-        owner = claim(folder)
-        try:
-            yield folder
-        finally:
+    folder = tempfile.TemporaryDirectory(prefix=prefix, dir=dir)
+    owner = None
+    try:
+        os.chmod(folder.name, mode)
+        owner = claim(folder.name)
+        yield folder.name
+    finally:  # removed before the claim ends: a sweep never races this removal
+        folder.cleanup()
+        if owner is not None:
             os.close(owner)
 
 
