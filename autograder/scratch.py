@@ -27,15 +27,21 @@ SOCKET_PATH_MAX = 107  # bytes of a Unix socket's path (sun_path holds 108 with 
 SHORT_TEMPORARY_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
 
 
-def claim(folder: str | Path) -> int:
+def claim(folder: str | Path) -> int | None:
     """Own ``folder`` until the returned descriptor is closed (or this process ends): a sweep leaves it alone.
 
-    The descriptor is not inherited by the programs this process starts (PEP 446).
+    The descriptor is not inherited by the programs this process starts (PEP 446). On a file
+    system without ``flock``, None: the folder is not claimed, so no sweep ever removes it.
     """
     # locked under another name, then renamed: a sweeper never sees an owner file that is not locked
     staging = os.path.join(folder, OWNER_FILE + ".new")
     owner = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    fcntl.flock(owner, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(owner, fcntl.LOCK_EX)
+    except OSError:
+        os.close(owner)
+        os.unlink(staging)
+        return None
     os.rename(staging, os.path.join(folder, OWNER_FILE))
     return owner
 

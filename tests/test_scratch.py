@@ -73,3 +73,17 @@ def test_a_socket_folder_is_short_enough_even_under_a_deep_temporary_folder(tmp_
         assert socket_parent(len("socket")) == short  # short enough: the temporary folder itself
     finally:
         short.rmdir()
+
+
+def test_without_flock_a_folder_is_made_unclaimed_and_never_swept(tmp_path, monkeypatch):
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(95, "Operation not supported")
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with owned_temporary_folder("kit-test-") as folder:
+        assert os.listdir(folder) == []  # no owner file: not ours to sweep
+        assert remove_abandoned(tmp_path) == [] and os.path.isdir(folder)
+    assert list(tmp_path.iterdir()) == []

@@ -365,7 +365,8 @@ class Sandbox:
         self._kill()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
-            os.close(self._claim)
+            if self._claim is not None:
+                os.close(self._claim)
             self._tmp = self._claim = None
 
     # ------------------------------------------------------------------ public calls
