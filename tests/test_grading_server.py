@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from autograder.classwide.engine import Gradings
 from autograder.grading import grading_server
 from autograder.grading.grading_process import GradingGroup, GradingProcessFailed, grade_in_child
-from autograder.classwide.engine import Gradings
 from autograder.grading.grading_server import GradingServer
 from submissions import HANG_AT_IMPORT, RELEASE, REPO, SOLVED, copy_of, solved_with
 
