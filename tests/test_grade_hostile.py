@@ -82,6 +82,11 @@ def test_an_attack_in_one_module_costs_only_that_modules_functions(tmp_path, att
         assert scores[name][0] == 0, f"{name} earned points although conv_layers.py never imported: {[t['output'][:120] for t in results['tests'] if t['tags'] == [name]]}"
     for name in ("affine_forward", "batchnorm_backward", "adam", "softmax_loss"):
         assert scores[name][0] == scores[name][1], f"{name} lost points to an attack in another module"
+    if attack.startswith("while"):  # one timeout in all: the modules importing conv_layers.py fail at once
+        timeouts = {t["output"].split("\n")[0] for t in results["tests"] if "no answer within" in t["output"]}
+        assert len(timeouts) == 1, timeouts
+        stuck = [t["output"] for t in results["tests"] if t["tags"] == ["conv_forward_naive"]]
+        assert all("nnl/conv_layers.py could not be imported" in out for out in stuck), stuck
 
 
 def test_forked_sleepers_gain_nothing_and_outlive_nothing(tmp_path):

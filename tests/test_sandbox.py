@@ -347,6 +347,55 @@ def test_restart_after_a_timeout_kills_the_old_workers_children(tmp_path):
         assert sb.call("nnl.fine", "ok") == 1.0
 
 
+STUCK_AT_IMPORT = {
+    "nnl/model.py": "from nnl.layers import *\n\ndef build():\n    return 1.0\n",
+    "nnl/layers.py": "import time\nfrom nnl import helpers\n\ndef relu(x):\n    return x\n",
+    "nnl/helpers.py": "while True:\n    pass\n",
+    "nnl/slow.py": "import time\ntime.sleep(0.9)\n\ndef f():\n    return 2.0\n",
+}
+
+
+def test_a_timeout_at_import_names_the_modules_it_was_stuck_in(tmp_path, isolation):
+    """Does a hang in a module imported by another say, outermost first, where the import was stuck?"""
+    sub = write_submission(tmp_path / "s", STUCK_AT_IMPORT)
+    with open_sandbox(sub, isolation, Limits(memory_mb=1024, call_timeout=1.5)) as sb:
+        with pytest.raises(StudentError) as caught:
+            sb.call("nnl.model", "build")
+        assert caught.value.kind == "timeout"
+        assert caught.value.importing == ("nnl.model", "nnl.layers", "nnl.helpers")
+        with pytest.raises(StudentError) as caught:  # a timeout in a function, not at import
+            sb.import_module("nnl.helpers")
+        assert caught.value.importing == ("nnl.helpers",)
+
+
+def test_an_import_that_ends_after_the_notice_is_an_ordinary_result(tmp_path, isolation):
+    """Does an import slower than the notice's delay, but within the limit, return as usual, with nothing stale?"""
+    sub = write_submission(tmp_path / "s", {**STUCK_AT_IMPORT, "nnl/fine.py": EXITS["nnl/fine.py"]})
+    with open_sandbox(sub, isolation, Limits(memory_mb=1024, call_timeout=1.2)) as sb:
+        assert sb.call("nnl.slow", "f") == 2.0  # the notice is sent at 0.7 s, the import ends at 0.9 s
+        assert sb.call("nnl.fine", "ok") == 1.0
+        with pytest.raises(StudentError) as caught:
+            sb.call("nnl.fine", "spin")
+        assert caught.value.kind == "timeout" and caught.value.importing == ()
+
+
+def test_a_refused_module_fails_at_once_for_its_importers_in_every_later_worker(tmp_path, isolation):
+    """After refuse_import, do the modules importing it fail with the reason at their import line, restarts included?"""
+    sub = write_submission(tmp_path / "s", {**STUCK_AT_IMPORT, "nnl/fine.py": EXITS["nnl/fine.py"]})
+    with open_sandbox(sub, isolation, Limits(memory_mb=1024, call_timeout=5)) as sb:
+        sb.call("nnl.fine", "ok")  # a live worker: refused now
+        sb.refuse_import("nnl.helpers", "nnl/helpers.py hangs")
+        for restart in (False, True):
+            if restart:
+                sb.restart()
+            with pytest.raises(StudentError) as caught:
+                sb.call("nnl.model", "build")
+            error = caught.value
+            assert (error.kind, error.type_name, error.message) == ("import", "ImportError", "nnl/helpers.py hangs")
+            assert error.traceback[-1].startswith("nnl/layers.py:2 in <module>: from nnl import helpers")
+            assert sb.call("nnl.fine", "ok") == 1.0
+
+
 # ------------------------------------------------------------------------- output and protocol
 
 def test_flooding_stdout_is_capped_and_the_protocol_survives(tmp_path):

@@ -30,7 +30,13 @@ def describe(name: str, err: StudentError) -> str:
         return f"{name} ran out of memory: {err.message or 'MemoryError'}{where}"
     if err.kind == "exception":
         return f"{name} raised {err.type_name}: {err.message}{where}"
-    return f"{name}: {HINTS.get(err.kind, err.kind)}: {err.type_name} {err.message}{where}".strip()
+    detail = " ".join(part for part in (err.type_name, err.message) if part)
+    return f"{name}: {HINTS.get(err.kind, err.kind)}: {detail}{where}".strip()
+
+
+def _path(module: str) -> str:
+    """The file of a dotted module name, as the student sees it: ``nnl/conv_layers.py``."""
+    return f"{module.replace('.', '/')}.py"
 
 
 class StudentCodeFailed(AssertionError):
@@ -134,7 +140,9 @@ class Student:
         """Import ``module`` once; a module that failed to import fails every later call at once.
 
         Importing is deterministic, so an import that raised, exited or looped is not retried
-        for every test (an endless loop at import would otherwise cost a timeout per test).
+        for every test (an endless loop at import would otherwise cost a timeout per test), and a
+        module whose import timed out is refused in the sandbox, so that every module importing it
+        fails at once instead of costing a timeout of its own.
         """
         if module in self._imported:
             return
@@ -145,8 +153,16 @@ class Student:
                 self._imported.add(module)
                 return
             except StudentError as err:
-                self._broken[key] = f"{module.replace('.', '/')}.py could not be imported: " + \
+                self._broken[key] = f"{_path(module)} could not be imported: " + \
                     describe(module, err).split(": ", 1)[-1]
+                if err.kind == "timeout":  # the modules importing the stuck one fail at once, not by timing out
+                    stuck = err.importing[-1] if err.importing else module
+                    if stuck != module:
+                        self._broken[key] += f" (stuck in the top-level code of {_path(stuck)})"
+                        self._broken.setdefault((stuck, ()), f"{_path(stuck)} could not be imported: its top-level "
+                                                             "code did not finish within the time limit")
+                    self.sandbox.refuse_import(stuck, f"{_path(stuck)} did not finish importing within the time "
+                                                      "limit in an earlier check, so it is not imported again")
         raise StudentCodeFailed(self._broken[key])
 
     def _run(self, name: str, thunk, module: str | None = None):

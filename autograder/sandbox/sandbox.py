@@ -115,13 +115,19 @@ class StudentError(Exception):
         Short explanation, capped in length.
     traceback : list of str
         ``"file:line in function: source"`` lines from the student's own files only.
+    importing : tuple of str
+        For a timeout while the worker imported student modules: the dotted names of the modules
+        whose top-level code was running, outermost first (the last one is where it was stuck), as
+        the worker reported shortly before the limit; empty otherwise or without a report.
     """
 
-    def __init__(self, kind: str, type_name: str = "", message: str = "", traceback: list[str] | None = None):
+    def __init__(self, kind: str, type_name: str = "", message: str = "", traceback: list[str] | None = None,
+                 importing: tuple[str, ...] = ()):
         self.kind = kind
         self.type_name = type_name[:100]
         self.message = message[:MAX_TEXT]
         self.traceback = list(traceback or [])
+        self.importing = tuple(importing)
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -304,6 +310,7 @@ class Sandbox:
         self._tuples: dict[int, tuple[tuple, int]] = {}
         self._parent_objects: dict[int, Any] = {}
         self._earlier_output = [b"", b"", False]
+        self._refused: dict[str, str] = {}  # module -> why every worker fails its import at once
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -374,6 +381,17 @@ class Sandbox:
     def import_module(self, module: str, *, timeout: float | None = None) -> None:
         """Import a student module; raise `StudentError` (kind ``"import"``) if it does not import."""
         self._request({"op": "import", "module": module}, [], timeout)
+
+    def refuse_import(self, module: str, reason: str) -> None:
+        """Make ``module`` fail at once to import, in this worker and every later one of this sandbox.
+
+        For a module whose import timed out: importing it again, directly or from another student
+        module, would cost another timeout each time. Its importers get an ``ImportError`` whose
+        message is ``reason``, raised at their own import line.
+        """
+        self._refused[module] = reason
+        if self._proc is not None and self._proc.poll() is None:
+            self._request({"op": "refuse", "modules": {module: reason}}, [], None)
 
     def call(self, module: str, name: str, *args, mutated: bool = False, substitute: dict | None = None,
              timeout: float | None = None, **kwargs):
@@ -567,6 +585,11 @@ class Sandbox:
             raise ProtocolError(f"{type(exc).__name__} {exc}; worker stderr: {detail!r}") from None
         if header.get("op") != "ready":
             raise ProtocolError(f"worker did not start: {header!r:.300}")
+        if self._refused:  # before any student code runs in the new worker
+            self._send({"op": "refuse", "modules": dict(self._refused)}, [])
+            header, _ = self._receive(time.monotonic() + limits.startup_timeout)
+            if header.get("op") != "result":
+                raise ProtocolError(f"worker did not take the refused imports: {header!r:.300}")
 
     def _ensure_started(self) -> None:
         if self._tmp is None:
@@ -625,12 +648,17 @@ class Sandbox:
     def _request(self, header, blobs, timeout, substitute=None, mutated=False):
         """Send one request, serve callbacks, return the decoded result or raise `StudentError`."""
         self._ensure_started()
-        deadline = time.monotonic() + (self.limits.call_timeout if timeout is None else timeout)
+        limit = self.limits.call_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        importing: tuple[str, ...] = ()
         try:
-            self._send(header, blobs)
+            self._send({**header, "t": limit}, blobs)
             while True:
                 reply, reply_blobs = self._receive(deadline)
                 op = reply.get("op")
+                if op == "importing":  # the import is about to run out of time: in which modules
+                    importing = tuple(_text(name)[:200] for name in _list(reply.get("modules"))[:20])
+                    continue
                 if op == "callback" and reply.get("name") in (substitute or {}):
                     started = time.monotonic()
                     self._serve_callback(substitute[reply["name"]], reply, reply_blobs)
@@ -656,8 +684,8 @@ class Sandbox:
                 raise ProtocolError(f"unexpected message {str(op)[:50]!r}")
         except TimeoutError:
             self._kill()
-            limit = self.limits.call_timeout if timeout is None else timeout
-            raise StudentError("timeout", "", f"no answer within {limit:g} s; the worker was stopped") from None
+            raise StudentError("timeout", "", f"no answer within {limit:g} s; the worker was stopped",
+                               importing=importing) from None
         except EOFError:
             code = self._proc.poll() if self._proc is not None else None
             if self._proc is not None and code is None:

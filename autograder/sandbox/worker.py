@@ -32,6 +32,7 @@ import os
 import signal
 import struct
 import sys
+import threading
 import traceback
 
 MAGIC = b"SBX1"
@@ -68,6 +69,7 @@ class Channel:
         self.fd_out = fd_out
         self.max_message = max_message
         self.np = np
+        self.lock = threading.Lock()
         self.frombuffer = np.frombuffer
         self.dtype = np.dtype
         self.tobytes = np.ndarray.tobytes
@@ -87,7 +89,8 @@ class Channel:
         text = json.dumps(header).encode("utf-8")
         if len(text) + sum(header["blobs"]) > self.max_message:
             raise ReplyTooLarge(len(text) + sum(header["blobs"]), self.max_message)
-        _write_all(self.fd_out, MAGIC + struct.pack(">I", len(text)) + text + b"".join(blobs))
+        with self.lock:  # the import watch (another thread) may send too
+            _write_all(self.fd_out, MAGIC + struct.pack(">I", len(text)) + text + b"".join(blobs))
 
     def receive(self):
         if _read_exact(self.fd_in, 4) != MAGIC:
@@ -239,6 +242,78 @@ def decode(node, channel, objects, blobs):
     raise ValueError("unknown value tag %r" % (tag,))
 
 
+class RefusedImports:
+    """A meta-path finder that fails at once the import of the modules the parent refused.
+
+    The parent refuses a module whose import did not finish within its time limit in an earlier
+    worker: importing it again (directly, or from another student module) would cost another
+    timeout each time. ``reasons`` maps a dotted module name to the ImportError's message.
+    """
+
+    def __init__(self):
+        self.reasons = {}
+
+    def find_spec(self, fullname, path=None, target=None):
+        reason = self.reasons.get(fullname)
+        if reason is not None:
+            raise ImportError(reason, name=fullname)
+        return None
+
+
+class ImportWatch:
+    """Tells the parent, shortly before a module's import runs out of time, which student modules it is in.
+
+    When ``import nnl.cnn`` hangs because ``nnl/conv_layers.py`` (which it imports) loops at its
+    top level, the parent learns ``["nnl.cnn", "nnl.conv_layers"]``: the student modules whose
+    top-level code is running, outermost first. It can then refuse the innermost in the next
+    worker instead of timing out again on every module that imports it. A thread sends the notice
+    (``{"op": "importing", "modules": [...]}``) ``delay`` seconds after the import started, only if
+    the import is still running, so it always arrives before that request's reply.
+    """
+
+    def __init__(self, channel, root, module_name, delay):
+        self.channel, self.root, self.module_name = channel, root, module_name
+        self.main = threading.main_thread().ident
+        self.done = False
+        self.timer = threading.Timer(delay, self.report)
+        self.timer.daemon = True
+
+    def __enter__(self):
+        try:
+            self.timer.start()
+        except RuntimeError:  # no thread left under the process limit: the import runs unwatched
+            pass
+        return self
+
+    def __exit__(self, *exc_info):
+        with self.channel.lock:
+            self.done = True
+        self.timer.cancel()
+
+    def modules(self):
+        """Dotted names of the student modules whose top-level code the main thread is in, outermost first."""
+        frame = sys._current_frames().get(self.main)
+        names = []
+        while frame is not None:
+            filename = str(frame.f_code.co_filename)
+            if frame.f_code.co_name == "<module>" and filename.startswith(self.root + os.sep) \
+                    and filename.endswith(".py"):
+                parts = filename[len(self.root) + 1:-3].split(os.sep)
+                names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+            frame = frame.f_back
+        return names[::-1][-MAX_FRAMES:]
+
+    def report(self):
+        try:
+            modules = self.modules()
+            with self.channel.lock:
+                if not self.done:
+                    text = json.dumps({"op": "importing", "modules": modules, "blobs": []}).encode("utf-8")
+                    _write_all(self.channel.fd_out, MAGIC + struct.pack(">I", len(text)) + text)
+        except BaseException:
+            pass  # a notice, never a reason for the worker to fail
+
+
 # ----------------------------------------------------------------------------- errors
 
 class StudentFailure(Exception):
@@ -292,6 +367,7 @@ class Worker:
         self.channel = channel
         self.root = root
         self.objects = Objects()
+        self.refused = RefusedImports()
         self.pid = os.getpid()
         self.stdout = sys.stdout
         self.stderr = sys.stderr
@@ -324,11 +400,14 @@ class Worker:
             except BaseException:
                 pass
 
-    def load(self, module_name):
+    def load(self, module_name, time_limit=None):
         if module_name in sys.modules:
             return sys.modules[module_name]
         try:
-            return importlib.import_module(module_name)
+            if time_limit is None:
+                return importlib.import_module(module_name)
+            with ImportWatch(self.channel, self.root, module_name, max(time_limit - 0.5, time_limit * 0.5)):
+                return importlib.import_module(module_name)
         except BaseException as exc:
             if os.getpid() != self.pid:
                 os._exit(0)
@@ -406,11 +485,13 @@ class Worker:
         channel, objects = self.channel, self.objects
         args = decode(request.get("args", {"$": "tuple", "v": []}), channel, objects, blobs)
         kwargs = decode(request.get("kwargs", {"$": "dict", "k": [], "v": []}), channel, objects, blobs)
+        time_limit = request.get("t")
+        time_limit = float(time_limit) if type(time_limit) in (int, float) and time_limit > 0 else None
         if op == "import":
-            self.load(request["module"])
+            self.load(request["module"], time_limit)
             return {"op": "result", "value": None}, []
         if op in ("call", "call_many"):
-            module = self.load(request["module"])
+            module = self.load(request["module"], time_limit)
             function = self.guarded(getattr, module, request["name"])
         elif op in ("call_method", "getattr"):
             target = objects.get(request["target"])
@@ -425,6 +506,11 @@ class Worker:
                 objects.by_id.pop(handle_id, None)
             return {"op": "result", "value": None}, []
         elif op == "ping":
+            return {"op": "result", "value": None}, []
+        elif op == "refuse":
+            self.refused.reasons.update({str(name): str(reason) for name, reason in request["modules"].items()})
+            if self.refused not in sys.meta_path:
+                sys.meta_path.insert(0, self.refused)
             return {"op": "result", "value": None}, []
         else:
             raise ValueError("unknown request %r" % (op,))
