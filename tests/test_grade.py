@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from autograder.classwide.engine import Gradings
 from autograder.grading.rubric import Rubric, RubricError
 from submissions import RELEASE, REPO, SOLVED, copy_of, grade_json, scores_by_tag
 
@@ -144,16 +145,21 @@ def test_blank_release_scores_zero_without_crashing(tmp_path):
 
 
 def test_grading_is_deterministic(tmp_path):
-    """Does grading the same partly wrong submission 10 times give identical results (timing aside)?"""
+    """Does grading the same partly wrong submission 10 times give identical results (timing aside)?
+
+    Three times through the command, each in a process of its own, and seven times as a batch
+    grades: forked from one grading server, two at a time.
+    """
     submission = copy_of(SOLVED, tmp_path / "partly")
     shutil.copy(SEED_CODE / "layers.py", submission / "nnl" / "layers.py")
-    reports = []
-    for run in range(10):
-        report = grade_json(submission, tmp_path / f"run{run}.json")
-        report.pop("execution_time")
-        reports.append(report)
-    assert 0 < reports[0]["score"] < 100
-    assert all(report == reports[0] for report in reports[1:])
+    reports = [grade_json(submission, tmp_path / f"run{run}.json") for run in range(3)]
+    with Gradings("cnn", jobs=2) as gradings:
+        futures = [gradings.submit(f"run{run}", submission) for run in range(3, 10)]
+        reports += [future.result() for future in futures]
+    verdicts = [{**{key: value for key, value in report.items() if key not in ("execution_time", "extra_data")},
+                 "isolation": report["extra_data"]["isolation"]} for report in reports]  # a batch adds its timing
+    assert 0 < verdicts[0]["score"] < 100
+    assert all(verdict == verdicts[0] for verdict in verdicts[1:])
 
 
 @pytest.fixture(scope="module")
