@@ -35,10 +35,14 @@ def rng():
     return np.random.default_rng(231)
 
 
-# The files whose runs take minutes (whole nbgrader flows, validate). pytest-xdist hands out
-# whole files in collection order: starting these first keeps one worker from being left alone
-# with a long file at the end while the other has nothing to do.
-LONGEST_FILES = ("test_validate.py", "test_nbgrader_course.py", "test_demo.py", "test_nbgrader_traps.py")
+# The files whose runs take minutes (notebooks in kernels, whole nbgrader flows, validate), longest
+# first (`--durations` and `--junitxml` of a whole run, 2026-12-02: 193 s down to 76 s of test time).
+# pytest-xdist hands out whole files in collection order (with `--no-loadscope-reorder`, which
+# pyproject.toml sets: by default xdist >= 3.8 puts the files with the most tests first instead):
+# starting these first keeps one worker from being left alone with a long file at the end while
+# the other has nothing to do.
+LONGEST_FILES = ("test_notebooks.py", "test_validate.py", "test_public_checks.py", "test_nbgrader_course.py",
+                 "test_demo.py", "test_nbgrader_traps.py", "test_batch.py", "test_generate.py", "test_framework.py")
 
 
 def pytest_collection_modifyitems(items):
