@@ -307,6 +307,7 @@ class Sandbox:
         self._claim: int | None = None  # held while _tmp exists: a later run's sweep removes it if this dies
         self._captures: list[_Capture] = []
         self._fd_to_worker = self._fd_from_worker = -1
+        self._inbox = bytearray()  # read from the worker's pipe, not yet taken by _read_exact
         self._tuples: dict[int, tuple[tuple, int]] = {}
         self._parent_objects: dict[int, Any] = {}
         self._earlier_output = [b"", b"", False]
@@ -575,6 +576,7 @@ class Sandbox:
             os.close(to_worker_r)
             os.close(from_worker_w)
         self._fd_to_worker, self._fd_from_worker = to_worker_w, from_worker_r
+        self._inbox = bytearray()
         cap = limits.max_output_kb * 1024
         self._captures = [_Capture(self._proc.stdout, cap), _Capture(self._proc.stderr, cap)]
         self.generation += 1
@@ -740,20 +742,22 @@ class Sandbox:
             data = data[written:]
 
     def _read_exact(self, n: int, deadline: float) -> bytes:
-        chunks = []
-        while n > 0:
+        """The next ``n`` bytes from the worker; a read takes what the pipe holds (a whole reply, usually)."""
+        inbox = self._inbox
+        while len(inbox) < n:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
             ready, _, _ = select.select([self._fd_from_worker], [], [], remaining)
             if not ready:
                 raise TimeoutError
-            chunk = os.read(self._fd_from_worker, min(n, 1 << 20))
+            chunk = os.read(self._fd_from_worker, min(max(n - len(inbox), 1 << 16), 1 << 20))
             if not chunk:
                 raise EOFError
-            chunks.append(chunk)
-            n -= len(chunk)
-        return b"".join(chunks)
+            inbox += chunk
+        data = bytes(inbox[:n])
+        del inbox[:n]
+        return data
 
     def _receive(self, deadline: float) -> tuple[dict, list[bytes]]:
         if self._read_exact(4, deadline) != MAGIC:

@@ -43,15 +43,16 @@ MAX_FRAMES = 12
 
 # ----------------------------------------------------------------------------- framing
 
-def _read_exact(fd, n):
-    chunks = []
-    while n > 0:
-        chunk = os.read(fd, min(n, 1 << 20))
+def _read_exact(fd, n, inbox):
+    """The next ``n`` bytes of ``fd``; ``inbox`` (a bytearray) keeps what a read took beyond them."""
+    while len(inbox) < n:
+        chunk = os.read(fd, min(max(n - len(inbox), 1 << 16), 1 << 20))
         if not chunk:
             raise EOFError("the parent closed the request pipe")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
+        inbox += chunk
+    data = bytes(inbox[:n])
+    del inbox[:n]
+    return data
 
 
 def _write_all(fd, data):
@@ -70,6 +71,7 @@ class Channel:
         self.max_message = max_message
         self.np = np
         self.lock = threading.Lock()
+        self.inbox = bytearray()  # read from the request pipe, not yet taken
         self.frombuffer = np.frombuffer
         self.dtype = np.dtype
         self.tobytes = np.ndarray.tobytes
@@ -93,11 +95,12 @@ class Channel:
             _write_all(self.fd_out, MAGIC + struct.pack(">I", len(text)) + text + b"".join(blobs))
 
     def receive(self):
-        if _read_exact(self.fd_in, 4) != MAGIC:
+        inbox = self.inbox
+        if _read_exact(self.fd_in, 4, inbox) != MAGIC:
             raise EOFError("bad frame from the parent")
-        (length,) = struct.unpack(">I", _read_exact(self.fd_in, 4))
-        header = json.loads(_read_exact(self.fd_in, length).decode("utf-8"))
-        blobs = [_read_exact(self.fd_in, size) for size in header.get("blobs", [])]
+        (length,) = struct.unpack(">I", _read_exact(self.fd_in, 4, inbox))
+        header = json.loads(_read_exact(self.fd_in, length, inbox).decode("utf-8"))
+        blobs = [_read_exact(self.fd_in, size, inbox) for size in header.get("blobs", [])]
         return header, blobs
 
     def array_node(self, array, blobs):
@@ -424,6 +427,8 @@ class Worker:
         they are bound in those modules; a helper of another name stays the student's.
         """
         restore = []
+        if not names:  # most calls: no need to look through every loaded module
+            return restore
         name_of = getattr(module, "__name__", "")
         package = name_of.split(".")[0] if type(name_of) is str else ""
         targets = [module] + [m for key, m in list(sys.modules.items())
