@@ -1,4 +1,7 @@
 """The mutation catalogue and the diagnosis it powers."""
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +91,33 @@ def test_diagnosis_replays_a_cache_made_by_the_students_forward():
                     (dx, dw, dout[0].sum(axis=(1, 2))))]
     mutation = Diagnoser(REFERENCE, CATALOGUE).diagnose(journal, "conv_backward_naive")
     assert mutation is not None and mutation.name == "conv_backward_db_one_image"
+
+
+DIAGNOSES_OF_A_GRADING = """
+import json, sys
+from pathlib import Path
+from autograder.grading import diagnosis
+from autograder.grading.grade import grade
+diagnosed = []
+replay = diagnosis.Diagnoser.diagnose
+def counted(self, journal, function):
+    diagnosed.append(function)
+    return replay(self, journal, function)
+diagnosis.Diagnoser.diagnose = counted
+grade(Path(sys.argv[1]), sys.argv[2])
+print(json.dumps(diagnosed))
+"""
+
+
+def test_a_failure_on_the_functions_own_stub_is_not_diagnosed(tmp_path):
+    """Does the blank release's grading look for no known mistake (it has no outputs to match), while a
+    catalogued mistake is still diagnosed?"""
+    def diagnosed(submission: Path) -> list:
+        done = subprocess.run([sys.executable, "-c", DIAGNOSES_OF_A_GRADING, str(submission), "cnn"],
+                              cwd=REPO, capture_output=True, text=True, timeout=300, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert diagnosed(REPO / "release" / "cnn") == []
+    mutation = CATALOGUE[0]
+    mutant = write_mutant(REPO / "solutions_private" / "cnn", mutation, tmp_path / "mutant")
+    assert mutation.function in diagnosed(mutant)
