@@ -61,7 +61,7 @@ def raised_in_own_stub(failure: BaseException, graded: str, module: str) -> bool
         return False
     where, _, rest = error.traceback[-1].partition(" in ")
     function = rest.split(":", 1)[0]
-    in_module = where.rsplit(":", 1)[0] == module.replace(".", "/") + ".py"
+    in_module = where.rsplit(":", 1)[0] == _path(module)
     return in_module and (function == graded or graded[:1].isupper())
 
 

@@ -85,14 +85,19 @@ class Channel:
         self.float64 = np.float64
         self.int64 = np.int64
 
-    def send(self, header, blobs=()):
+    def frame(self, header, blobs=()):
+        """The bytes of one frame: marker, header length, JSON header, blobs."""
         header = dict(header)
         header["blobs"] = [len(blob) for blob in blobs]
         text = json.dumps(header).encode("utf-8")
         if len(text) + sum(header["blobs"]) > self.max_message:
             raise ReplyTooLarge(len(text) + sum(header["blobs"]), self.max_message)
+        return MAGIC + struct.pack(">I", len(text)) + text + b"".join(blobs)
+
+    def send(self, header, blobs=()):
+        data = self.frame(header, blobs)
         with self.lock:  # the import watch (another thread) may send too
-            _write_all(self.fd_out, MAGIC + struct.pack(">I", len(text)) + text + b"".join(blobs))
+            _write_all(self.fd_out, data)
 
     def receive(self):
         inbox = self.inbox
@@ -274,12 +279,11 @@ class ImportWatch:
     the import is still running, so it always arrives before that request's reply.
     """
 
-    def __init__(self, channel, root, module_name, delay):
-        self.channel, self.root, self.module_name, self.delay = channel, root, module_name, delay
+    def __init__(self, channel, root, delay):
+        self.channel, self.root, self.delay = channel, root, delay
         self.main = _thread.get_ident()
-        self.done = False
-        self.finished = _thread.allocate_lock()  # held while the import runs
-        self.finished.acquire()
+        self.running = _thread.allocate_lock()  # held while the import runs
+        self.running.acquire()
 
     def __enter__(self):
         try:
@@ -289,12 +293,11 @@ class ImportWatch:
         return self
 
     def __exit__(self, *exc_info):
-        with self.channel.lock:
-            self.done = True
-        self.finished.release()
+        with self.channel.lock:  # not while a notice is being sent: it then precedes the reply
+            self.running.release()
 
     def wait(self):
-        if not self.finished.acquire(timeout=self.delay):
+        if not self.running.acquire(timeout=self.delay):
             self.report()
 
     def modules(self):
@@ -312,11 +315,10 @@ class ImportWatch:
 
     def report(self):
         try:
-            modules = self.modules()
+            data = self.channel.frame({"op": "importing", "modules": self.modules()})
             with self.channel.lock:
-                if not self.done:
-                    text = json.dumps({"op": "importing", "modules": modules, "blobs": []}).encode("utf-8")
-                    _write_all(self.channel.fd_out, MAGIC + struct.pack(">I", len(text)) + text)
+                if self.running.locked():  # the import has not ended meanwhile
+                    _write_all(self.channel.fd_out, data)
         except BaseException:
             pass  # a notice, never a reason for the worker to fail
 
@@ -413,7 +415,7 @@ class Worker:
         try:
             if time_limit is None:
                 return importlib.import_module(module_name)
-            with ImportWatch(self.channel, self.root, module_name, max(time_limit - 0.5, time_limit * 0.5)):
+            with ImportWatch(self.channel, self.root, max(time_limit - 0.5, time_limit * 0.5)):
                 return importlib.import_module(module_name)
         except BaseException as exc:
             if os.getpid() != self.pid:
