@@ -5,6 +5,7 @@ Real gradings (the hidden suite, bubblewrap) forked from a real server; processe
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -224,11 +225,13 @@ def test_the_requesters_environment_and_folder_reach_the_grading(server, tmp_pat
 
 
 def test_a_killed_requester_leaves_no_server_and_no_grading_and_the_next_batch_removes_its_files(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, request):
     classroom = tmp_path / "class"
     solved_with(classroom / "ann", HANG_AT_IMPORT)
-    scratch = tmp_path / "tmpdir"
-    scratch.mkdir()
+    # short enough for the server's socket: its folder goes there, not to the shared /tmp, where a
+    # batch of a test running beside this one would sweep it as soon as its server is killed
+    scratch = Path(tempfile.mkdtemp(prefix="kill-", dir="/tmp"))
+    request.addfinalizer(lambda: shutil.rmtree(scratch, ignore_errors=True))
     proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade-all", str(classroom), "--assignment", "cnn",
                              "--out", str(tmp_path / "out"), "--timeout", "600", "--no-progress"], cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
@@ -250,7 +253,8 @@ def test_a_killed_requester_leaves_no_server_and_no_grading_and_the_next_batch_r
     # what the killed run could not remove (its server's folder, the grading's, the sandbox's copy of
     # the student's files) is removed when the next batch starts
     left = sorted(path.name.rsplit("-", 1)[0] for path in scratch.iterdir())
-    assert {"grading", "grading-scratch"} <= set(left) and server_folder.is_dir(), left
+    assert server_folder.parent == scratch, server_folder
+    assert {"grading", "grading-scratch", "grading-server"} <= set(left) and server_folder.is_dir(), left
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     with Gradings("cnn", jobs=1):
         pass
