@@ -121,3 +121,22 @@ def test_a_failure_on_the_functions_own_stub_is_not_diagnosed(tmp_path):
     mutation = CATALOGUE[0]
     mutant = write_mutant(REPO / "solutions_private" / "cnn", mutation, tmp_path / "mutant")
     assert mutation.function in diagnosed(mutant)
+
+
+def test_a_known_mistake_of_the_loss_is_named_when_init_raises(tmp_path):
+    """Is a catalogued loss mistake still named when the student's __init__ raises, so that the model
+    is made without it (``__new__``, the template's attributes set in the sandbox)?"""
+    mutation = next(m for m in CATALOGUE if m.name == "cnn_no_hidden_relu")
+    mutant = write_mutant(REPO / "solutions_private" / "cnn", mutation, tmp_path / "mutant")
+    model = mutant / mutation.module
+    source = model.read_text()
+    init = "        self.params = {}\n"
+    assert source.count(init) == 1, "the solved __init__ changed: update this test"
+    model.write_text(source.replace(init, "        raise RuntimeError('my __init__ is broken')\n" + init))
+    subprocess.run([sys.executable, "-m", "autograder", "grade", str(mutant), "--assignment", "cnn",
+                    "--json", str(tmp_path / "results.json")], cwd=REPO, capture_output=True, timeout=300)
+    tests = json.loads((tmp_path / "results.json").read_text())["tests"]
+    init_tests = [t for t in tests if "test_init_" in t["name"]]
+    assert init_tests and all("my __init__ is broken" in t["output"] for t in init_tests)
+    (scores,) = [t for t in tests if "test_scores_match_reference[fs3-plain]" in t["name"]]
+    assert scores["score"] == 0 and f"Your outputs match a known mistake: {mutation.mistake}." in scores["output"]

@@ -106,6 +106,44 @@ def test_model_is_a_handle_with_readable_params_and_a_loss_method(reference_subm
     assert sorted(grads) == sorted(params)
 
 
+BARE_CLASSES = {"nnl/model.py": """
+    class Model:
+        def __init__(self):
+            raise NotImplementedError("__init__ is the student's to write")
+
+        def __setattr__(self, name, value):
+            if name == "forbidden":
+                raise ValueError("no forbidden attribute")
+            object.__setattr__(self, name, value)
+            object.__setattr__(self, "order", getattr(self, "order", ()) + (name,))
+
+        def total(self):
+            return self.reg * self.params["W"].sum()
+"""}
+
+
+def test_a_bare_instance_skips_init_and_gets_its_attributes_in_one_round_trip(tmp_path, isolation, rng):
+    """Is the instance made without __init__, given each attribute in order through the class's own
+    __setattr__, callable afterwards, and is a failing __setattr__ the student's error?"""
+    W = rng.standard_normal((3, 2))
+    with open_sandbox(write_submission(tmp_path / "student", BARE_CLASSES), isolation) as sb:
+        sent = []
+        request = sb._request
+        sb._request = lambda header, *args, **kwargs: sent.append(header["op"]) or request(header, *args, **kwargs)
+        model = sb.bare_instance("nnl.model", "Model", {"reg": 0.5, "params": {"W": W}})
+        assert sent == ["bare"], "one round trip"
+        assert isinstance(model, Handle) and model.type_name == "Model"
+        assert sb.getattr(model, "order") == ("reg", "params")
+        np.testing.assert_allclose(sb.call_method(model, "total"), 0.5 * W.sum(), rtol=1e-12)
+        with pytest.raises(StudentError, match="no forbidden attribute") as failed:
+            sb.bare_instance("nnl.model", "Model", {"reg": 0.5, "forbidden": 1})
+        assert failed.value.kind == "exception" and failed.value.type_name == "ValueError"
+        with pytest.raises(StudentError) as not_a_class:
+            sb.bare_instance("nnl.model", "np", {})
+        assert not_a_class.value.kind == "exception"
+        assert sb.call_method(model, "total") is not None, "a failed bare instance leaves the worker serving"
+
+
 def test_mutated_returns_the_argument_state_after_the_call(reference_submission, rng):
     """Does a dict the callee updates (bn_param gaining running_mean) reach the caller?"""
     x = rng.standard_normal((6, 3))

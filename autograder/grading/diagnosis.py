@@ -29,9 +29,9 @@ from autograder.sandbox.sandbox import Handle
 class Call:
     """One journal entry: what the grader asked the submission and what it answered."""
 
-    kind: str                     # "call", "new", "method", "attr" or "many"
+    kind: str                     # "call", "new", "bare", "method", "attr" or "many"
     name: str                     # graded name, or method / attribute name
-    module: str | None            # for "call"/"new"/"many": the module that defines ``name``
+    module: str | None            # for "call"/"new"/"bare"/"many": the module that defines ``name``
     target: Any = None            # for "method"/"attr": the Handle it was called on
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
@@ -146,6 +146,11 @@ class Diagnoser:
             args, kwargs = resolve(call.args), resolve(call.kwargs)
             if call.kind in ("call", "new"):
                 result = lookup(call.module, call.name)(*args, **kwargs)
+            elif call.kind == "bare":  # made without __init__, given the attributes in kwargs
+                cls = lookup(call.module, call.name)
+                result = cls.__new__(cls)
+                for attribute, value in kwargs.items():
+                    setattr(result, attribute, value)
             elif call.kind == "method":
                 result = getattr(resolve(call.target), call.name)(*args, **kwargs)
             else:  # attr

@@ -28,6 +28,11 @@ def scalar(value, what: str) -> float:
     return float(array.reshape(()))
 
 
+def copies(params: dict) -> dict:
+    """``params`` with each array copied."""
+    return {name: value.copy() for name, value in params.items()}
+
+
 def reference_model(factory, params: dict):
     """``factory()`` (the reference class built with some keywords) holding copies of ``params``.
 
@@ -36,7 +41,7 @@ def reference_model(factory, params: dict):
     state = np.random.get_state()
     model = factory()
     np.random.set_state(state)
-    model.params = {name: value.copy() for name, value in params.items()}
+    model.params = copies(params)
     return model
 
 
@@ -63,25 +68,21 @@ class Network:
         """An instance holding ``params``, built with ``kwargs``.
 
         If the student's ``__init__`` raises, the instance is made without it (``__new__``) and given
-        ``template_attributes`` (what the provided template code sets), so that ``loss`` is still
-        graded and an ``__init__`` bug costs the ``__init__`` tests only.
+        ``template_attributes`` (what the provided template code sets) and ``params``, so that
+        ``loss`` is still graded and an ``__init__`` bug costs the ``__init__`` tests only.
         """
         try:
             model = self.new(**kwargs)
         except StudentCodeFailed as init_error:
             try:
-                module = self.student.call_in("importlib", "import_module", self.student.modules[self.owner])
-                cls = self.student.attr(self.owner, module, self.owner)
-                model = self.student.method(self.owner, cls, "__new__", cls)
-                for name, value in template_attributes.items():
-                    self.student.method(self.owner, model, "__setattr__", name, value)
+                return self.student.bare(self.owner, {**template_attributes, "params": copies(params)})
             except StudentCodeFailed:
                 raise init_error from None
         self.set_params(model, params)
         return model
 
     def set_params(self, model, params: dict) -> None:
-        self.student.method(self.owner, model, "__setattr__", "params", {k: v.copy() for k, v in params.items()})
+        self.student.method(self.owner, model, "__setattr__", "params", copies(params))
 
     def params(self, model, what: str) -> dict:
         """The instance's ``params``, checked to be a dict."""

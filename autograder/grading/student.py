@@ -212,6 +212,18 @@ class Student:
         """An instance of the graded class ``name``, kept in the sandbox."""
         return self.call(name, *args, **kwargs)
 
+    def bare(self, name: str, attributes: dict) -> Handle:
+        """An instance of the graded class ``name`` made without its ``__init__``, given ``attributes``.
+
+        One round trip: ``cls.__new__(cls)``, then ``setattr`` for each attribute in order.
+        """
+        module = self.modules[name]
+        substitute = self._substitutes(name, None)
+        result = self._run(f"{name}.__new__", lambda: self.sandbox.bare_instance(module, name, attributes,
+                                                                                 substitute=substitute), module)
+        self._log(Call("bare", name, module, None, (), attributes, False, result, name))
+        return result
+
     def method(self, owner: str, target: Handle, method: str, *args, substitute=None, **kwargs):
         """``target.method(*args)`` of an object of the graded class ``owner``."""
         substitute = self._substitutes(owner, substitute)

@@ -439,6 +439,16 @@ class Sandbox:
         header = {"op": "call_method", "target": self._handle_id(target), "name": name, "mutated": bool(mutated)}
         return self._call(header, args, kwargs, substitute, timeout, mutated)
 
+    def bare_instance(self, module: str, name: str, attributes: dict, *, substitute: dict | None = None,
+                      timeout: float | None = None) -> Handle:
+        """An instance of the class ``module.name`` made without its ``__init__``, in one round trip.
+
+        The worker calls ``cls.__new__(cls)``, then ``setattr`` for each of ``attributes`` (names to
+        values, as `call`'s arguments), in order. Returns its `Handle`; raises as `call` does.
+        """
+        header = {"op": "bare", "module": module, "name": name, "mutated": False}
+        return self._call(header, (), attributes, substitute, timeout, False)
+
     def call_many(self, module: str, name: str, arg_tuples, *, substitute: dict | None = None,
                   timeout: float | None = None, **kwargs) -> list:
         """Evaluate ``module.name(*a, **kwargs)`` for every ``a`` in ``arg_tuples`` in one round trip.

@@ -367,10 +367,18 @@ def error_header(kind, exc, root):
             "traceback": _student_frames(exc, root)}
 
 
+def bare_instance(cls, /, **attributes):
+    """``cls.__new__(cls)`` (no ``__init__``) with each of ``attributes`` set on it, in that order."""
+    instance = cls.__new__(cls)
+    for name, value in attributes.items():
+        setattr(instance, name, value)
+    return instance
+
+
 # ----------------------------------------------------------------------------- the worker
 
 class Worker:
-    """The request loop: import, call, call methods, read attributes, substitute dependencies."""
+    """The request loop: import, call, make bare instances, call methods, read attributes, substitute dependencies."""
 
     def __init__(self, channel, root):
         self.channel = channel
@@ -501,9 +509,11 @@ class Worker:
         if op == "import":
             self.load(request["module"], time_limit)
             return {"op": "result", "value": None}, []
-        if op in ("call", "call_many"):
+        if op in ("call", "call_many", "bare"):
             module = self.load(request["module"], time_limit)
             function = self.guarded(getattr, module, request["name"])
+            if op == "bare":  # the request has no arguments of its own: the class is the only one
+                function, args = bare_instance, (function,)
         elif op in ("call_method", "getattr"):
             target = objects.get(request["target"])
             module = sys.modules.get(getattr(type(target), "__module__", ""), None) or sys.modules[__name__]
