@@ -176,19 +176,28 @@ def max_pool_forward_fast(x, pool_param):
         tiles = covered.reshape(N, C, out_height, pool_height, out_width, pool_width)
         # The maximum over the two window axes, one pixel offset (i, j) of every window at a time:
         # numpy's own tiles.max(axis=(3, 5)) reduces the short window axes pair by pair and is
-        # far slower.
+        # far slower. first_max, the offset of each window's first maximum (np.argmax's choice
+        # when a window ties), is that of the last pixel greater than all before it: offsets grow
+        # in row-major order, so it is the largest offset marked by a strictly greater pixel (or 0).
         out = tiles[:, :, :, 0, :, 0].copy()  # pixel (0, 0) of every window: (N, C, H', W')
+        offset_type = np.min_scalar_type(pool_height * pool_width - 1)
+        first_max = np.zeros(out.shape, dtype=offset_type)
+        is_greater = np.empty(out.shape, dtype=bool)
+        marked = np.empty(out.shape, dtype=offset_type)
         for i in range(pool_height):
             for j in range(pool_width):
                 if (i, j) != (0, 0):
-                    np.maximum(out, tiles[:, :, :, i, :, j], out=out)
-        cache = (x, pool_param, out)
+                    pixel = tiles[:, :, :, i, :, j]  # (N, C, H', W')
+                    np.greater(pixel, out, out=is_greater)
+                    np.multiply(is_greater, offset_type.type(i * pool_width + j), out=marked)
+                    np.maximum(first_max, marked, out=first_max)
+                    np.maximum(out, pixel, out=out)
     else:
         windows = sliding_window_view(x, (pool_height, pool_width), axis=(2, 3))[:, :, ::stride, ::stride]
         flat_windows = windows.reshape(N, C, out_height, out_width, pool_height * pool_width)  # copies
         first_max = np.argmax(flat_windows, axis=-1)  # (N, C, H', W'): offset i * pool_width + j
         out = np.take_along_axis(flat_windows, first_max[..., np.newaxis], axis=-1)[..., 0]  # (N, C, H', W')
-        cache = (x, pool_param, first_max)
+    cache = (x, pool_param, first_max)  # first_max: (N, C, H', W'), the offset i * pool_width + j of each maximum
     return out, cache
 
 
@@ -234,27 +243,19 @@ def _tiled_max_pool_backward(dout, cache):
     Returns:
     - dx: Gradient with respect to x, of shape (N, C, H, W)
     """
-    x, pool_param, out = cache
+    x, pool_param, first_max = cache
     N, C, H, W = x.shape
     pool_height = pool_param['pool_height']
     pool_width = pool_param['pool_width']
     _, _, out_height, out_width = dout.shape
 
     covered_height, covered_width = out_height * pool_height, out_width * pool_width
-    tiles = x[:, :, :covered_height, :covered_width].reshape(N, C, out_height, pool_height, out_width, pool_width)
-    dtiles = np.empty(tiles.shape, dtype=dout.dtype)  # (N, C, H', pool_height, W', pool_width), filled below
-
-    # Visit the offsets of the windows in row-major order, as np.argmax does. `unclaimed` holds the
-    # derivative of every window whose maximum has not been met yet: the first offset that holds the
-    # maximum takes it, and later ties find zero. Multiplying by a mask and subtracting move each
-    # value unchanged (x * 1 = x, x - x = 0).
-    unclaimed = dout.copy()  # (N, C, H', W')
+    # (N, C, H', pool_height, W', pool_width): each window's derivative at its first maximum, 0 elsewhere
+    dtiles = np.empty((N, C, out_height, pool_height, out_width, pool_width), dtype=dout.dtype)
     for i in range(pool_height):
         for j in range(pool_width):
-            is_max = tiles[:, :, :, i, :, j] == out  # (N, C, H', W')
-            claimed = dtiles[:, :, :, i, :, j]  # a view: (N, C, H', W')
-            np.multiply(unclaimed, is_max, out=claimed)
-            unclaimed -= claimed
+            # multiplying by the mask moves each value unchanged (x * 1 = x)
+            np.multiply(dout, first_max == i * pool_width + j, out=dtiles[:, :, :, i, :, j])
 
     dx_covered = dtiles.reshape(N, C, covered_height, covered_width)
     if (covered_height, covered_width) == (H, W):
