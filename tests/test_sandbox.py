@@ -687,6 +687,49 @@ def test_substituting_the_reference_dependency_credits_the_wrapper(tmp_path, rng
     assert np.all(again == 12345.0), "the substitution lasts for one call only"
 
 
+CACHE_MISMATCH = {"nnl/wrapper.py": """
+    from nnl.layers import affine_forward, affine_relu_backward, affine_backward
+
+
+    def mismatched(x, w, b):
+        out, cache = affine_forward(x, w, b)
+        return affine_relu_backward(out, cache)  # the 3-tuple of affine_forward where 2 parts are expected
+
+
+    def matched(x, w, b):
+        out, cache = affine_forward(x, w, b)
+        return affine_backward(out, cache)
+""", "nnl/layers.py": """
+    def affine_forward(x, w, b):
+        raise NotImplementedError
+
+
+    def affine_backward(dout, cache):
+        raise NotImplementedError
+
+
+    def affine_relu_backward(dout, cache):
+        fc_cache, relu_cache = cache
+        return fc_cache, relu_cache
+"""}
+
+
+def test_a_reference_cache_unpacks_as_the_student_s_own_would(tmp_path, rng):
+    """Does student code that unpacks a substituted reference's cache into the wrong number of parts
+    fail as it would with its own layers, and does the cache still reach the reference intact?"""
+    from nnl.layers import affine_backward, affine_forward
+
+    x, w, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
+    reference = {"affine_forward": affine_forward, "affine_backward": affine_backward}
+    with open_sandbox(write_submission(tmp_path / "s", CACHE_MISMATCH)) as sb:
+        with pytest.raises(StudentError) as failed:
+            sb.call("nnl.wrapper", "mismatched", x, w, b, substitute=reference)
+        dx, dw, db = sb.call("nnl.wrapper", "matched", x, w, b, substitute=reference)
+    assert failed.value.type_name == "ValueError" and "too many values to unpack (expected 2)" in failed.value.message
+    for got, want in zip((dx, dw, db), affine_backward(affine_forward(x, w, b)[0], affine_forward(x, w, b)[1])):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 # ------------------------------------------------------------------------- fallback
 
 def test_the_rlimits_only_fallback_works_and_says_so(reference_submission, rng):

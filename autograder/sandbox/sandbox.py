@@ -727,11 +727,23 @@ class Sandbox:
         self._send(reply, out)
 
     def _encode_reference_result(self, result, blobs):
-        """Arrays and numbers of a reference result travel; containers inside (a cache) stay here."""
+        """Arrays and numbers of a reference result travel; what else it holds (a cache) stays here."""
         if type(result) in (tuple, list):
-            items = [self._encode(item, blobs) if _is_leaf(item) else self._keep(item) for item in result]
+            items = [self._encode(item, blobs) if _is_leaf(item) else self._kept_as_shaped(item) for item in result]
             return {"$": type(result).__name__, "v": items}
-        return self._encode(result, blobs) if _is_leaf(result) else self._keep(result)
+        return self._encode(result, blobs) if _is_leaf(result) else self._kept_as_shaped(result)
+
+    def _kept_as_shaped(self, obj, depth: int = 0) -> dict:
+        """``obj`` kept here; a tuple travels as a tuple of its kept parts (a tuple of tuples as such).
+
+        Student code that unpacks a reference cache, say ``fc_cache, relu_cache = cache`` on the
+        3-tuple of ``affine_forward``, then fails as it would with its own layers ("too many values
+        to unpack"), not on an opaque object; the parts, arrays included, still never travel, and
+        passed back to the reference they are the very objects it made.
+        """
+        if type(obj) is tuple and depth < MAX_DEPTH:
+            return {"$": "tuple", "v": [self._kept_as_shaped(item, depth + 1) for item in obj]}
+        return self._keep(obj)
 
     def _keep(self, obj) -> dict:
         parent_id = len(self._parent_objects) + 1
