@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 from autograder.sandbox import sandbox as sandbox_module
-from autograder.sandbox.sandbox import ALLOW_FALLBACK_ENV, LEGACY_ALLOW_FALLBACK_ENV, Handle, Limits, Sandbox, SandboxUnavailable, StudentError
+from autograder.grading.student import describe
+from autograder.sandbox.sandbox import (ALLOW_FALLBACK_ENV, LEGACY_ALLOW_FALLBACK_ENV, REFERENCE_CACHE_PART, Handle, Limits,
+                                        Sandbox, SandboxUnavailable, StudentError)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_NNL = REPO_ROOT / "source" / "cnn" / "nnl"
@@ -699,6 +701,11 @@ CACHE_MISMATCH = {"nnl/wrapper.py": """
     def matched(x, w, b):
         out, cache = affine_forward(x, w, b)
         return affine_backward(out, cache)
+
+
+    def looks_inside(x, w, b):
+        out, cache = affine_forward(x, w, b)
+        return cache[0].shape
 """, "nnl/layers.py": """
     def affine_forward(x, w, b):
         raise NotImplementedError
@@ -725,7 +732,13 @@ def test_a_reference_cache_unpacks_as_the_student_s_own_would(tmp_path, rng):
         with pytest.raises(StudentError) as failed:
             sb.call("nnl.wrapper", "mismatched", x, w, b, substitute=reference)
         dx, dw, db = sb.call("nnl.wrapper", "matched", x, w, b, substitute=reference)
+        with pytest.raises(StudentError) as looked:
+            sb.call("nnl.wrapper", "looks_inside", x, w, b, substitute=reference)
     assert failed.value.type_name == "ValueError" and "too many values to unpack (expected 2)" in failed.value.message
+    assert looked.value.type_name == "AttributeError" and REFERENCE_CACHE_PART in looked.value.message
+    feedback = describe("looks_inside", looked.value)
+    assert "part of a cache made by the reference's version of a function your code calls" in feedback
+    assert "part of a cache made" not in describe("mismatched", failed.value), "the note only where it explains"
     for got, want in zip((dx, dw, db), affine_backward(affine_forward(x, w, b)[0], affine_forward(x, w, b)[1])):
         np.testing.assert_allclose(got, want, rtol=1e-12)
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from autograder.grading.diagnosis import Call
 from autograder.grading.rubric import Rubric
-from autograder.sandbox.sandbox import Handle, Sandbox, StudentError
+from autograder.sandbox.sandbox import REFERENCE_CACHE_PART, Handle, Sandbox, StudentError
 
 HINTS = {
     "NotImplementedError": "is not implemented yet (it still raises NotImplementedError).",
@@ -29,9 +29,18 @@ def describe(name: str, err: StudentError) -> str:
     if err.type_name == "MemoryError":
         return f"{name} ran out of memory: {err.message or 'MemoryError'}{where}"
     if err.kind == "exception":
-        return f"{name} raised {err.type_name}: {err.message}{where}"
+        return f"{name} raised {err.type_name}: {err.message}{where}{_reference_cache_note(err)}"
     detail = " ".join(part for part in (err.type_name, err.message) if part)
     return f"{name}: {HINTS.get(err.kind, err.kind)}: {detail}{where}".strip()
+
+
+def _reference_cache_note(err: StudentError) -> str:
+    """Why the student's code met an opaque object, when it looked inside a reference's cache."""
+    if REFERENCE_CACHE_PART not in err.message:
+        return ""
+    return (f" ({REFERENCE_CACHE_PART} is a part of a cache made by the reference's version of a function "
+            "your code calls, which this check used instead of yours; your code should only pass a cache "
+            "on to the backward function of the layer that made it, not look inside it.)")
 
 
 def _path(module: str) -> str:

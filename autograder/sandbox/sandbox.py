@@ -259,6 +259,11 @@ class _Capture:
         return data, truncated
 
 
+# The worker's type of the objects the parent keeps (parts of a substituted reference's cache),
+# as student code that looks inside one reads it in its error.
+REFERENCE_CACHE_PART = "ReferenceCachePart"
+
+
 def _is_leaf(value: Any) -> bool:
     return value is None or isinstance(value, (bool, int, float, str, np.ndarray, np.generic))
 

@@ -122,8 +122,12 @@ class Channel:
 
 # ----------------------------------------------------------------------------- values
 
-class ParentHandle:
-    """An object that lives in the parent (a reference cache); student code only passes it on."""
+class ReferenceCachePart:
+    """An object that lives in the parent (a reference cache); student code only passes it on.
+
+    Its name is what student code that looks inside reads in its error ("'ReferenceCachePart'
+    object has no attribute 'shape'"); the parent explains it (``sandbox.REFERENCE_CACHE_PART``).
+    """
 
     __slots__ = ("parent_id",)
 
@@ -165,7 +169,7 @@ def encode(value, channel, objects, blobs, register_tuples=False, depth=0):
     kind = type(value)
     if value is None or kind is bool or kind is str:
         return value
-    if kind is ParentHandle:
+    if kind is ReferenceCachePart:
         return {"$": "ph", "id": value.parent_id}
     if depth < MAX_DEPTH:
         array = None
@@ -201,7 +205,7 @@ def reply_bytes(value, channel, depth=0):
     other object travels as a handle and costs nothing.
     """
     kind = type(value)
-    if depth >= MAX_DEPTH or value is None or kind in (bool, str, ParentHandle):
+    if depth >= MAX_DEPTH or value is None or kind in (bool, str, ReferenceCachePart):
         return 0
     if isinstance(value, channel.ndarray):
         array = channel.view(value, channel.ndarray)
@@ -243,7 +247,7 @@ def decode(node, channel, objects, blobs):
     if tag == "h":
         return objects.get(node["id"])
     if tag == "ph":
-        return ParentHandle(node["id"])
+        return ReferenceCachePart(node["id"])
     if tag == "dtype":
         dtype = channel.np.dtype(node["v"])
         return dtype.type if node.get("cls") else dtype
