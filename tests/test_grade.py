@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -96,6 +97,37 @@ def test_a_failing_bubblewrap_is_a_grader_failure_not_a_weaker_grading(tmp_path)
     assert "bubblewrap failed to start" in result.stderr and "GRADER_SANDBOX_ALLOW_FALLBACK=1" in result.stderr
     report = json.loads(out.read_text())
     assert report["score"] == 0 and "bubblewrap failed to start" in report["output"]
+
+
+def test_a_suite_that_does_not_start_leaves_no_sandbox(tmp_path, monkeypatch):
+    """The sandbox starts before pytest does: is it stopped when pytest gives up before its session starts?"""
+    import tempfile
+
+    from autograder.grading import pytest_plugin
+    from autograder.grading.grade import GradingError, grade
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    started = []
+    start = pytest_plugin.EarlySandbox.__init__
+    monkeypatch.setattr(pytest_plugin.EarlySandbox, "__init__",
+                        lambda self, *args: started.append(self) or start(self, *args))
+    broken = tmp_path / "rubric.toml"
+    broken.write_text("this is [not a rubric\n")  # refused while pytest configures itself, before any session
+    with pytest.raises(GradingError, match="did not run"):
+        grade(copy_of(RELEASE, tmp_path / "student"), "cnn", rubric=broken)
+    assert len(started) == 1 and started[0]._closed.is_set(), "the sandbox started for the grading was not stopped"
+    assert started[0].box is not None and started[0].error is None, "the sandbox did start"
+    assert list(scratch.iterdir()) == [], "the sandbox's private copy was left behind"
+    left = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and str(scratch).encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                left.append(entry)
+        except OSError:
+            continue
+    assert left == [], "a sandbox process outlived the grading"
 
 
 def test_unknown_assignment_names_the_known_ones(tmp_path):

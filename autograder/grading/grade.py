@@ -116,12 +116,17 @@ def grade(submission: Path, assignment: str, *, use_bwrap: bool = True,
     if not use_bwrap:
         args.append("--no-bwrap")
     collector = pytest_plugin.ResultCollector()
+    # the sandbox starts now, not once pytest has configured itself: its start (numpy's import in
+    # the worker) is what the first tests wait for
+    early = pytest_plugin.EarlySandbox(str(submission), use_bwrap)
     log = io.StringIO()
     with contextlib.redirect_stdout(log) if not verbose else contextlib.nullcontext(), _no_plugin_autoload():
         try:
-            code = pytest.main(args, plugins=[pytest_plugin, collector])
+            code = pytest.main(args, plugins=[pytest_plugin, collector, pytest_plugin.StartedSandbox(early)])
         except Exception as err:  # pytest itself failed: the suite is broken
             raise GradingError(f"the hidden suite crashed: {traceback.format_exc(limit=3)}") from err
+        finally:
+            early.close()  # also when pytest stopped before its session started (a refused rubric)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not collector.planned:
         raise GradingError(f"the hidden suite did not run (pytest exit {int(code)}):\n{log.getvalue()[-3000:]}",
                            collector.planned.values())

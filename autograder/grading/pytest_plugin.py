@@ -298,6 +298,9 @@ class EarlySandbox:
         return self.box
 
     def close(self) -> None:
+        """Stop the sandbox and its owner thread (once; later calls do nothing)."""
+        if self._closed.is_set():
+            return
         self._ready.wait()
         if self.box is not None:
             self.box.close()
@@ -307,7 +310,22 @@ class EarlySandbox:
 EARLY = pytest.StashKey[EarlySandbox]()
 
 
+class StartedSandbox:
+    """A plugin object handing the session a sandbox started before pytest was (by `grade`, to start it sooner).
+
+    Without it, the sandbox starts when the session does.
+    """
+
+    def __init__(self, early: EarlySandbox):
+        self.early = early
+
+    def pytest_configure(self, config):
+        config.stash[EARLY] = self.early
+
+
 def pytest_sessionstart(session):
+    if EARLY in session.config.stash:  # started by the caller
+        return
     submission = session.config.getoption("--submission", None)
     if submission and Path(submission).is_dir():
         session.config.stash[EARLY] = EarlySandbox(submission, not session.config.getoption("--no-bwrap"))
