@@ -4,13 +4,12 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from autograder.classwide.engine import Gradings
 from autograder.grading.rubric import Rubric, RubricError
-from submissions import RELEASE, REPO, SOLVED, copy_of, grade_json, scores_by_tag
+from submissions import RELEASE, REPO, SOLVED, copy_of, grade_json, marked_processes, scores_by_tag
 
 SUITE = REPO / "autograder" / "suites" / "cnn"
 SEED_CODE = REPO / "examples" / "seed_submission"
@@ -120,14 +119,7 @@ def test_a_suite_that_does_not_start_leaves_no_sandbox(tmp_path, monkeypatch):
     assert len(started) == 1 and started[0]._closed.is_set(), "the sandbox started for the grading was not stopped"
     assert started[0].box is not None and started[0].error is None, "the sandbox did start"
     assert list(scratch.iterdir()) == [], "the sandbox's private copy was left behind"
-    left = []
-    for entry in os.listdir("/proc"):
-        try:
-            if entry.isdigit() and str(scratch).encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
-                left.append(entry)
-        except OSError:
-            continue
-    assert left == [], "a sandbox process outlived the grading"
+    assert marked_processes(str(scratch)) == [], "a sandbox process outlived the grading"
 
 
 def test_unknown_assignment_names_the_known_ones(tmp_path):

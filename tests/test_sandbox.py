@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.sandbox import sandbox as sandbox_module
 from autograder.grading.student import describe
+from autograder.sandbox import sandbox as sandbox_module
 from autograder.sandbox.sandbox import (ALLOW_FALLBACK_ENV, LEGACY_ALLOW_FALLBACK_ENV, REFERENCE_CACHE_PART, Handle, Limits,
                                         Sandbox, SandboxUnavailable, StudentError)
+from submissions import marked_processes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_NNL = REPO_ROOT / "source" / "cnn" / "nnl"
@@ -40,22 +41,6 @@ def write_submission(root: Path, modules: dict, with_reference: bool = False) ->
 def snapshot(root: Path) -> dict:
     """Every file under ``root`` with its bytes (to prove nothing changed)."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def marked_processes(marker: str) -> list[int]:
-    """Live (non-zombie) processes whose command line carries ``marker``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in cmdline and state != "Z":
-            found.append(int(entry))
-    return found
 
 
 @pytest.fixture(params=["bubblewrap", "rlimits-only"])
@@ -739,7 +724,8 @@ def test_a_reference_cache_unpacks_as_the_student_s_own_would(tmp_path, rng):
     feedback = describe("looks_inside", looked.value)
     assert "part of a cache made by the reference's version of a function your code calls" in feedback
     assert "part of a cache made" not in describe("mismatched", failed.value), "the note only where it explains"
-    for got, want in zip((dx, dw, db), affine_backward(affine_forward(x, w, b)[0], affine_forward(x, w, b)[1])):
+    out, cache = affine_forward(x, w, b)
+    for got, want in zip((dx, dw, db), affine_backward(out, cache)):
         np.testing.assert_allclose(got, want, rtol=1e-12)
 
 

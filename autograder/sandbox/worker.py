@@ -309,10 +309,9 @@ class ImportWatch:
         frame = sys._current_frames().get(self.main)
         names = []
         while frame is not None:
-            filename = str(frame.f_code.co_filename)
-            if frame.f_code.co_name == "<module>" and filename.startswith(self.root + os.sep) \
-                    and filename.endswith(".py"):
-                parts = filename[len(self.root) + 1:-3].split(os.sep)
+            relative = _student_file(frame.f_code.co_filename, self.root)
+            if frame.f_code.co_name == "<module>" and relative is not None and relative.endswith(".py"):
+                parts = relative[:-3].split(os.sep)
                 names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
             frame = frame.f_back
         return names[::-1][-MAX_FRAMES:]
@@ -348,18 +347,24 @@ def _safe_text(obj):
     return text[:MAX_TEXT]
 
 
+def _student_file(filename, root):
+    """``filename`` relative to the submission folder ``root``, or None for a file outside it."""
+    filename = str(filename)
+    return filename[len(root) + 1:] if filename.startswith(root + os.sep) else None
+
+
 def _student_frames(exc, root):
     lines = []
     try:
         for frame in traceback.extract_tb(exc.__traceback__):
-            filename = str(frame.filename)
-            if filename.startswith(root + os.sep):
-                relative = filename[len(root) + 1:]
+            relative = _student_file(frame.filename, root)
+            if relative is not None:
                 lines.append("%s:%s in %s: %s" % (relative, frame.lineno, frame.name, (frame.line or "").strip()))
     except BaseException:
         pass
-    if isinstance(exc, SyntaxError) and exc.filename and str(exc.filename).startswith(root + os.sep):
-        lines.append("%s:%s: %s" % (str(exc.filename)[len(root) + 1:], exc.lineno, _safe_text(exc.text).strip()))
+    relative = _student_file(exc.filename, root) if isinstance(exc, SyntaxError) and exc.filename else None
+    if relative is not None:
+        lines.append("%s:%s: %s" % (relative, exc.lineno, _safe_text(exc.text).strip()))
     return [line[:300] for line in lines[-MAX_FRAMES:]]
 
 
