@@ -8,7 +8,8 @@ copy of the generated course:
   notebooks not executed): what a TA runs, with its default parallelism (the
   CPU count) and with ``--KitAutograde.jobs=1`` (one submission after another);
 - ``python -m autograder grade-all`` on the same submission folders (the class
-  command, the same parallelism);
+  command, the same parallelism), and with ``--jobs 1``: beside the kit's autograde
+  with one job, the comparison where nbgrader's recording has a core of its own;
 - ``python -m autograder grade`` on each submission folder, one after another;
 - plain ``nbgrader autograde cnn`` without the kit, executing every notebook
   in a kernel (nbgrader's own way; the score cells then fail, so its grades
@@ -98,9 +99,12 @@ def main(argv=None) -> int:
         serial = fresh_course(tmp, "serial", folders)
         rows.append(("nbgrader autograde, with the kit, --KitAutograde.jobs=1",
                      timed(lambda: serial.nbgrader("autograde", "cnn", "--KitAutograde.jobs=1"))))
-        rows.append(("python -m autograder grade-all", timed(lambda: subprocess.run(
-            [sys.executable, "-m", "autograder", "grade-all", str(tmp / "class"), "--assignment", "cnn", "--out",
-             str(tmp / "grade-all"), "--no-progress"], cwd=REPO, check=True, capture_output=True))))
+        def grade_all(out: str, *options: str) -> float:
+            return timed(lambda: subprocess.run(
+                [sys.executable, "-m", "autograder", "grade-all", str(tmp / "class"), "--assignment", "cnn",
+                 "--out", str(tmp / out), "--no-progress", *options], cwd=REPO, check=True, capture_output=True))
+        rows.append(("python -m autograder grade-all", grade_all("grade-all")))
+        rows.append(("python -m autograder grade-all --jobs 1", grade_all("grade-all-1", "--jobs", "1")))
 
         def grade_each():
             for student, folder in folders.items():
@@ -114,14 +118,17 @@ def main(argv=None) -> int:
                          timed(lambda: plain.nbgrader("autograde", "cnn"))))
 
     model = cpu_model()
-    grade_all = dict(rows)["python -m autograder grade-all"]
+    everyone = dict(rows)["python -m autograder grade-all"]
     print(f"{args.students} submissions; {model}, {platform.machine()}, nproc {os.cpu_count()}, "
           f"{sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}")
     print("| how | whole class (s) | per submission (s) | submissions per minute | / grade-all |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for label, seconds in rows:
         print(f"| {label} | {seconds:.1f} | {seconds / args.students:.2f} | {60 * args.students / seconds:.1f} "
-              f"| {seconds / grade_all:.2f}x |")
+              f"| {seconds / everyone:.2f}x |")
+    one_at_a_time = dict(rows)["nbgrader autograde, with the kit, --KitAutograde.jobs=1"]
+    print(f"one grading at a time (a core left to nbgrader's recording): the kit's autograde / grade-all, "
+          f"both with 1 job: {one_at_a_time / dict(rows)['python -m autograder grade-all --jobs 1']:.2f}x")
     return 0
 
 
