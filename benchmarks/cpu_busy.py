@@ -45,14 +45,19 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     timeline = []
-    while process.poll() is None:
-        time.sleep(args.every)
+    while True:
+        try:  # wakes at the command's end, so the wall time is not rounded up to a sample
+            process.wait(timeout=args.every)
+        except subprocess.TimeoutExpired:
+            pass
         current = busy_ticks()
         elapsed = max(1, current[1] - previous[1])
         timeline.append((time.perf_counter() - start, cores * (current[0] - previous[0]) / elapsed))
         previous = current
+        if process.returncode is not None:
+            break
     wall = time.perf_counter() - start
-    last = busy_ticks()
+    last = previous
     cpu = (last[0] - first[0]) / ticks_per_second
     print(f"{cpu_model()}, {cores} cores; exit status {process.returncode}")
     print(f"wall {wall:.2f} s, machine-wide CPU {cpu:.2f} s ({cpu / wall:.2f} of {cores} cores on average)")
