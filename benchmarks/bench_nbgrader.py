@@ -118,14 +118,14 @@ def main(argv=None) -> int:
                          timed(lambda: plain.nbgrader("autograde", "cnn"))))
 
     model = cpu_model()
-    everyone = dict(rows)["python -m autograder grade-all"]
+    grade_all_seconds = dict(rows)["python -m autograder grade-all"]
     print(f"{args.students} submissions; {model}, {platform.machine()}, nproc {os.cpu_count()}, "
           f"{sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}")
     print("| how | whole class (s) | per submission (s) | submissions per minute | / grade-all |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for label, seconds in rows:
         print(f"| {label} | {seconds:.1f} | {seconds / args.students:.2f} | {60 * args.students / seconds:.1f} "
-              f"| {seconds / everyone:.2f}x |")
+              f"| {seconds / grade_all_seconds:.2f}x |")
     one_at_a_time = dict(rows)["nbgrader autograde, with the kit, --KitAutograde.jobs=1"]
     print(f"one grading at a time (a core left to nbgrader's recording): the kit's autograde / grade-all, "
           f"both with 1 job: {one_at_a_time / dict(rows)['python -m autograder grade-all --jobs 1']:.2f}x")
