@@ -45,11 +45,16 @@ def cmd_grade(args: argparse.Namespace) -> int:
                                     use_bwrap=not args.no_bwrap, seed=args.seed, verbose=args.verbose,
                                     rubric=args.rubric and Path(args.rubric), only=args.only or None)
     if results is not None:
-        failed = [t for t in results.tests if t.status == "failed"]
-        print(f"{args.submission}: {results.score:g} / {results.max_score:g} "
-              f"({len(results.tests) - len(failed)} of {len(results.tests)} tests passed, "
-              f"{results.execution_time:.1f}s, isolation: {results.extra_data.get('isolation')})")
+        print(grade_summary(args.submission, results))
     return status
+
+
+def grade_summary(submission: str, results) -> str:
+    """The line `grade` prints for a completed grading: score, tests passed, time and isolation."""
+    failed = [t for t in results.tests if t.status == "failed"]
+    return (f"{submission}: {results.score:g} / {results.max_score:g} "
+            f"({len(results.tests) - len(failed)} of {len(results.tests)} tests passed, "
+            f"{results.execution_time:.1f}s, isolation: {results.extra_data.get('isolation')})")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -9,7 +9,8 @@
 Each is graded ``--repeat`` times through the real command (a fresh process),
 and as many times as ``grade-all`` and the kit's ``nbgrader autograde`` grade
 it: the same command in a process forked from the grading server
-(``autograder.grading.grading_server``), which has made the imports once. The
+(``autograder.grading.grading_server``), which has made the imports once, by
+its suite process, which has collected the suite once (``prepared_suite``). The
 table gives the median wall time of the whole command and the median time the
 grader itself reports (``execution_time``: the hidden suite, sandbox start-up
 and shutdown included). With ``--against PATH`` (another checkout of the kit,
@@ -44,7 +45,7 @@ from test_suite_layers import ALTERNATIVE_LAYERS, ALTERNATIVE_OPTIM  # noqa: E40
 from submissions import solved_with  # noqa: E402
 
 from autograder.grading.grading_process import grade_in_child  # noqa: E402
-from autograder.grading.grading_server import GradingServer  # noqa: E402
+from autograder.grading.grading_server import SUITE_SOCKET_SUFFIX, GradingServer  # noqa: E402
 
 
 def grade_once(kit: Path, submission: Path, assignment: str, out: Path) -> tuple[float, float, float]:
@@ -81,7 +82,12 @@ def main(argv=None) -> int:
     parser.add_argument("--against", type=Path, help="another checkout of the kit to compare with, in the same run")
     args = parser.parse_args(argv)
     kits = [("this kit", REPO)] + ([("other kit", args.against.resolve())] if args.against else [])
-    with tempfile.TemporaryDirectory() as tmp, GradingServer() as server:
+    with tempfile.TemporaryDirectory() as tmp, GradingServer(prepare=(args.assignment,)) as server:
+        # as in a batch: the suite collected once, each grading forked after its collection
+        server.wait_until_ready()
+        suite = Path(server.path + SUITE_SOCKET_SUFFIX.format(number=0))
+        while not suite.exists():
+            time.sleep(0.05)
         rows = []
         for label, folder in submissions(Path(tmp), args.assignment):
             runs = {name: [] for name in [name for name, _ in kits] + ["forked"]}

@@ -4,9 +4,12 @@ Real gradings (the hidden suite, bubblewrap) forked from a real server; processe
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -56,9 +59,30 @@ def wait_until(condition, seconds: float = 30) -> bool:
     return True
 
 
-@pytest.fixture(scope="module")
-def server():
-    with GradingServer() as running:
+def suite_socket(server: GradingServer, number: int = 0) -> Path:
+    """Where the server's suite process for its ``number``-th prepared assignment listens, once it has collected."""
+    return Path(server.path + grading_server.SUITE_SOCKET_SUFFIX.format(number=number))
+
+
+def started_server(prepare: tuple[str, ...] = ()) -> GradingServer:
+    """A grading server, listening, and its suite processes (`prepare`) listening too; their pids noted."""
+    running = GradingServer(prepare=prepare)
+    running.wait_until_ready()
+    for number in range(len(prepare)):
+        assert wait_until(suite_socket(running, number).exists, 120), "the suite process did not collect the suite"
+    running.suite_pids = set(children_of(running._proc.pid))  # before any grading: the suite processes
+    return running
+
+
+def gradings_of(server: GradingServer) -> list[int]:
+    """The server's gradings and what they started (its suite processes left out)."""
+    return [pid for pid in descendants_of(server._proc.pid) if pid not in server.suite_pids]
+
+
+@pytest.fixture(scope="module", params=[(), ("cnn",)], ids=["server", "suite"])
+def server(request):
+    """A grading server; with "suite", the cnn gradings are forked from its suite process (.prepared_suite)."""
+    with started_server(request.param) as running:
         yield running
 
 
@@ -73,7 +97,7 @@ def test_a_forked_grading_gives_the_verdicts_of_a_started_one(server, submission
     started = grade_in_child(folder, "cnn", 300)
     assert verdicts(forked) == verdicts(started) and forked["score"] == started["score"]
     assert forked["extra_data"]["isolation"] == "bubblewrap"
-    assert wait_until(lambda: children_of(server._proc.pid) == [], 10), "a finished grading is still running"
+    assert wait_until(lambda: gradings_of(server) == [], 10), "a finished grading is still running"
 
 
 def test_a_forked_grading_over_its_time_limit_is_killed_whole(server, tmp_path):
@@ -82,7 +106,7 @@ def test_a_forked_grading_over_its_time_limit_is_killed_whole(server, tmp_path):
     with pytest.raises(GradingProcessFailed, match="did not finish within 1 s"):
         grade_in_child(folder, "cnn", 1.0, server)
     assert time.monotonic() - started < 30
-    assert wait_until(lambda: children_of(server._proc.pid) == [], 10), "the timed-out grading is still running"
+    assert wait_until(lambda: gradings_of(server) == [], 10), "the timed-out grading is still running"
     leftover = subprocess.run(["pgrep", "-f", str(folder)], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", "its sandbox is still running"
 
@@ -136,7 +160,7 @@ def test_stopping_a_group_kills_its_running_gradings(server, tmp_path):
     finally:
         stopper.cancel()
     assert time.monotonic() - started < 9, "the grading ran on to the sandbox's 10 s call limit"
-    assert wait_until(lambda: children_of(server._proc.pid) == [], 10), "the stopped grading is still running"
+    assert wait_until(lambda: gradings_of(server) == [], 10), "the stopped grading is still running"
 
 
 def test_a_server_under_a_deep_temporary_folder_still_listens(monkeypatch, tmp_path):
@@ -158,7 +182,7 @@ def test_a_limit_reached_around_the_fork_is_a_timeout_not_a_second_grading(serve
     with pytest.raises(GradingProcessFailed, match=f"did not finish within {limit:g} s"):
         grade_in_child(folder, "cnn", limit, server)
     assert "in a new process" not in caplog.text
-    assert wait_until(lambda: children_of(server._proc.pid) == [], 10), "the timed-out grading is still running"
+    assert wait_until(lambda: gradings_of(server) == [], 10), "the timed-out grading is still running"
 
 
 def test_a_grading_given_up_before_its_pid_is_known_never_runs(server, tmp_path):
@@ -237,11 +261,13 @@ def test_a_killed_requester_leaves_no_server_and_no_grading_and_the_next_batch_r
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                             env={**os.environ, "TMPDIR": str(scratch)})
     try:
-        assert wait_until(lambda: [pid for server in children_of(proc.pid) for pid in children_of(server)], 120), \
+        # the grading (forked from the server, or from the server's suite process) has started its sandbox
+        assert wait_until(lambda: any(b"sandbox_worker" in cmdline_of(pid) for pid in descendants_of(proc.pid)), 120), \
             "no grading was forked"
         (server,) = [pid for pid in children_of(proc.pid) if children_of(pid)]
-        gradings = children_of(server)
-        server_folder = Path(Path(f"/proc/{server}/cmdline").read_bytes().split(b"\0")[-2].decode()).parent
+        gradings = descendants_of(server)
+        arguments = Path(f"/proc/{server}/cmdline").read_bytes().split(b"\0")
+        server_folder = Path(arguments[arguments.index(b"autograder.grading.grading_server") + 1].decode()).parent
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # kill -9: grade-all runs no more code
         proc.wait()
@@ -281,8 +307,8 @@ def started_late(seconds: float):
     """A server command that starts the real server ``seconds`` late (a slow machine's imports)."""
     real = grading_server.server_command
 
-    def command(path):
-        return ["sh", "-c", f'sleep {seconds}; exec "$@"', "sh", *real(path)]
+    def command(path, prepare=()):
+        return ["sh", "-c", f'sleep {seconds}; exec "$@"', "sh", *real(path, prepare)]
     return command
 
 
@@ -299,7 +325,7 @@ def test_a_servers_start_up_is_not_counted_in_a_gradings_time_limit(monkeypatch,
 @pytest.mark.parametrize("command", [["sh", "-c", "exit 3"], ["sh", "-c", "sleep 600"]], ids=["exits", "hangs"])
 def test_a_server_that_does_not_start_leaves_each_grading_to_a_process_of_its_own(monkeypatch, tmp_path, caplog,
                                                                                   command):
-    monkeypatch.setattr(grading_server, "server_command", lambda path: command)
+    monkeypatch.setattr(grading_server, "server_command", lambda path, prepare=(): command)
     monkeypatch.setattr(grading_server, "STARTUP_TIMEOUT", 2)
     with GradingServer() as broken:
         # the grade command's own error: it ran, in a process of its own (a whole grading that way is
@@ -319,3 +345,140 @@ def test_a_server_that_does_not_start_leaves_each_grading_to_a_process_of_its_ow
 def group_members(pgid: int) -> list[int]:
     """The live (not zombie) processes of process group ``pgid`` (from /proc)."""
     return [pid for pid, fields in process_stats() if int(fields[2]) == pgid and fields[0] != "Z"]
+
+
+def cmdline_of(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # gone meanwhile
+        return b""
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def request_grading(server: GradingServer, folder: Path, tmp_path: Path, extra: list[str] = (),
+                    env: dict | None = None) -> tuple[int, int, int]:
+    """One grading of ``folder`` over the server's protocol: ``(its pid, its parent's pid, its exit status)``."""
+    argv = ["grade", str(folder), "--assignment", "cnn", "--json", str(tmp_path / "results.json"), *extra]
+    connection = server.connect({"argv": argv, "env": env or dict(os.environ), "cwd": str(REPO),
+                                 "stdout": str(tmp_path / "out"), "stderr": str(tmp_path / "err")}, 300)
+    with connection, connection.makefile("rb") as reader:
+        pid = int(reader.readline().split()[1])
+        parent = parent_of(pid)
+        connection.sendall(b"g")
+        try:
+            code = int(reader.readline().split()[1])
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+    return pid, parent, code
+
+
+def without_times(results: dict) -> dict:
+    results = dict(results, extra_data=dict(results.get("extra_data", {})))
+    results.pop("execution_time", None)
+    results["extra_data"].pop("execution_time", None)
+    return results
+
+
+@pytest.fixture(scope="module")
+def prepared():
+    """A grading server whose suite process for cnn has collected the suite."""
+    with started_server(("cnn",)) as running:
+        yield running
+
+
+@pytest.mark.parametrize("submission", ["solved", "blank", "mistake"])
+def test_a_batch_grading_is_forked_from_the_collected_suite_and_gives_the_commands_results(
+        prepared, submission, tmp_path):
+    if submission == "mistake":  # a caught mistake: failing tests, their feedback and its diagnosis
+        folder = solved_with(tmp_path / "ann", {"nnl/layers.py": {"relu_forward": """
+            def relu_forward(x):
+                return x, x
+            """}})
+    else:
+        folder = copy_of(SOLVED if submission == "solved" else RELEASE, tmp_path / "ann")
+    pid, parent, code = request_grading(prepared, folder, tmp_path)
+    assert code == 0
+    # forked by the suite process, itself forked by the server: not by the server
+    assert parent != prepared._proc.pid and parent_of(parent) == prepared._proc.pid
+    forked = json.loads((tmp_path / "results.json").read_text())
+    started = grade_in_child(folder, "cnn", 300)
+    assert without_times(forked) == without_times(started)
+    assert (tmp_path / "out").read_text().startswith(f"{folder}: ")  # the command's summary line
+
+
+@pytest.mark.parametrize("how", ["another form", "another environment"])
+def test_a_request_the_suite_cannot_take_is_graded_by_the_servers_own_fork(prepared, how, tmp_path):
+    extra = ["--seed", "231"] if how == "another form" else []
+    env = {**os.environ, "COLUMNS": "57"} if how == "another environment" else None
+    folder = copy_of(RELEASE, tmp_path / "ann")
+    pid, parent, code = request_grading(prepared, folder, tmp_path, extra, env)
+    assert code == 0 and parent == prepared._proc.pid
+    assert json.loads((tmp_path / "results.json").read_text())["score"] == 0
+
+
+def test_a_missing_submission_is_reported_by_the_suite_as_by_the_command(prepared, tmp_path):
+    pid, parent, code = request_grading(prepared, tmp_path / "nobody", tmp_path)
+    assert code == 2 and parent != prepared._proc.pid
+    assert "grading failed: no submission folder at" in (tmp_path / "err").read_text()
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert report["score"] == 0 and "no submission folder" in report["output"]
+
+
+def test_a_suite_that_cannot_be_collected_leaves_its_gradings_to_the_server(tmp_path):
+    with GradingServer(prepare=("no-such-homework", "cnn")) as running:
+        running.wait_until_ready()
+        assert wait_until(suite_socket(running, 1).exists, 120)
+        assert not suite_socket(running, 0).exists()  # that suite process ended without listening
+        pid, parent, code = request_grading(running, copy_of(RELEASE, tmp_path / "ann"), tmp_path)
+        assert code == 0 and parent != running._proc.pid
+        argv = ["grade", str(tmp_path / "ann"), "--assignment", "no-such-homework", "--json", str(tmp_path / "r.json")]
+        connection = running.connect({"argv": argv, "env": dict(os.environ), "cwd": str(REPO),
+                                      "stdout": str(tmp_path / "out2"), "stderr": str(tmp_path / "err2")}, 60)
+        with connection, connection.makefile("rb") as reader:
+            pid = int(reader.readline().split()[1])
+            assert parent_of(pid) == running._proc.pid
+            connection.sendall(b"g")
+            assert reader.readline().split() == [b"exit", b"2"]
+        assert "no assignment 'no-such-homework'" in (tmp_path / "err2").read_text()  # the command's own error
+
+
+def test_the_suite_process_and_its_gradings_end_with_the_server(tmp_path):
+    folder = solved_with(tmp_path / "ann", HANG_AT_IMPORT)
+    running = GradingServer(prepare=("cnn",))
+    try:
+        running.wait_until_ready()
+        assert wait_until(suite_socket(running).exists, 120)
+        (suite,) = children_of(running._proc.pid)
+        connection = running.connect({"argv": ["grade", str(folder), "--assignment", "cnn", "--json",
+                                               str(tmp_path / "results.json")],
+                                      "env": dict(os.environ), "cwd": str(REPO),
+                                      "stdout": str(tmp_path / "out"), "stderr": str(tmp_path / "err")}, 300)
+        with connection, connection.makefile("rb") as reader:
+            pid = int(reader.readline().split()[1])
+            connection.sendall(b"g")
+            assert parent_of(pid) == suite
+            assert wait_until(lambda: any(b"sandbox_worker" in cmdline_of(child) for child in descendants_of(pid)), 120)
+            sandbox = descendants_of(pid)
+            running.close()  # the requester stops the batch: the server ends
+            assert wait_until(lambda: not alive(suite) and not alive(pid) and not any(map(alive, sandbox)), 10), \
+                "the suite process, its grading or the grading's sandbox outlived the server"
+    finally:
+        running.close()
+
+
+@pytest.mark.parametrize("line", [b'{"argv": ["grade", "x", "--assignment", "fcnet", "--json", "o"]}\n',
+                                  b"not json\n", b'["a list"]\n'], ids=["another assignment", "not json", "not a request"])
+def test_a_suite_process_refuses_a_handover_it_cannot_grade(prepared, line):
+    # what a server's grading sends when it hands a connection over; the suite forks nothing for this one
+    ours, theirs = socket.socketpair()
+    with ours, theirs, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as suite:
+        suite.connect(str(suite_socket(prepared)))
+        socket.send_fds(suite, [b"c"], [theirs.fileno()])
+        suite.sendall(line)
+        suite.shutdown(socket.SHUT_WR)
+        assert suite.recv(1) == b"n"
+    assert gradings_of(prepared) == []

@@ -140,6 +140,9 @@ class Gradings:
         Seconds one grading may take before it is stopped and recorded as an error.
     dask_scheduler : str, optional
         ``tcp://host:port`` of a Dask distributed scheduler: the gradings run on its workers.
+    assignments : tuple of str, optional
+        Other assignments than ``assignment`` that gradings will be submitted for: on this machine each
+        of them, as ``assignment``, has its suite collected once for the batch.
 
     Raises
     ------
@@ -147,8 +150,11 @@ class Gradings:
         On entering, when Dask is asked for but not installed or not reachable.
     """
 
-    def __init__(self, assignment: str, jobs: int = 2, timeout: float = 600, dask_scheduler: str | None = None):
+    def __init__(self, assignment: str, jobs: int = 2, timeout: float = 600, dask_scheduler: str | None = None,
+                 assignments: tuple[str, ...] = ()):
         self.assignment, self.jobs, self.timeout, self.dask_scheduler = assignment, jobs, timeout, dask_scheduler
+        # the suites the grading server collects once for the batch (.prepared_suite)
+        self.assignments = tuple(dict.fromkeys(((assignment,) if assignment else ()) + tuple(assignments)))
         self._pool = self._client = self._server = None
         self._group = GradingGroup()
 
@@ -165,7 +171,7 @@ class Gradings:
                 raise EngineError(f"cannot reach the Dask scheduler at {self.dask_scheduler}: {err}") from None
         else:
             try:  # every grading forked from one process that has made the grader's imports
-                self._server = GradingServer()
+                self._server = GradingServer(prepare=self.assignments)
             except (ServerUnavailable, OSError) as err:
                 logging.getLogger(__name__).warning("no grading server (%s): each grading starts a new process", err)
             self._pool = ThreadPoolExecutor(max_workers=max(1, self.jobs), thread_name_prefix="grading")

@@ -71,6 +71,86 @@ def _no_plugin_autoload():
             os.environ[AUTOLOAD_OFF] = before
 
 
+class SuiteRun:
+    """One run of an assignment's hidden suite: pytest's arguments, then its outcome as `GradingResults`.
+
+    `grade` makes one and runs it. A grading server's prepared suite (:mod:`.prepared_suite`) makes
+    one without a submission, runs pytest up to the end of its collection, and sets the submission
+    (`for_submission`) in each grading forked after that.
+
+    Parameters
+    ----------
+    assignment : str
+        Which suite.
+    submission : Path, optional
+        One student's assignment folder; None for a suite prepared before any submission is known.
+    use_bwrap, seed, rubric, only
+        As for `grade`.
+
+    Raises
+    ------
+    GradingError
+        When the submission folder or the suite does not exist.
+    """
+
+    def __init__(self, assignment: str, submission: Path | None = None, *, use_bwrap: bool = True,
+                 seed: int = 231, rubric: Path | None = None, only: list[str] | None = None):
+        self.assignment, self.use_bwrap = assignment, use_bwrap
+        self.submission = None
+        if submission is not None:  # checked first, as `grade` always did
+            self.for_submission(submission)
+        folder = suite_folder(assignment)
+        targets = [str(folder / name) for name in only] if only else [str(folder)]
+        self.args = [*targets, "-c", str(SUITE_INI), "--rootdir", str(folder),
+                     "--rubric", str(rubric or folder / "rubric.toml"),
+                     "--grading-seed", str(seed), "--reference", str(source_folder(assignment)),
+                     "--tb=no", "-q", *QUIET_PYTEST]
+        if catalogue_files(folder):
+            self.args += ["--catalogue", str(folder)]
+        if not use_bwrap:
+            self.args.append("--no-bwrap")
+        self.collector = pytest_plugin.ResultCollector()
+        self.log = io.StringIO()
+
+    def for_submission(self, submission: Path) -> None:
+        """Grade ``submission`` (resolved; GradingError when it is not a folder)."""
+        submission = Path(submission).resolve()
+        if not submission.is_dir():
+            raise GradingError(f"no submission folder at {submission}")
+        self.submission = submission
+
+    def pytest_args(self) -> list[str]:
+        """The arguments of pytest's run (``--submission`` the submission's folder, once it is set)."""
+        return [*self.args, "--submission", str(self.submission or "")]
+
+    def start_sandbox(self) -> pytest_plugin.EarlySandbox:
+        """The submission's sandbox, starting now: it is what the first tests wait for."""
+        return pytest_plugin.EarlySandbox(str(self.submission), self.use_bwrap)
+
+    @contextlib.contextmanager
+    def pytest_context(self, verbose: bool = False):
+        """What pytest runs inside: its own output kept in `log`, no installed plugin loaded."""
+        with contextlib.redirect_stdout(self.log) if not verbose else contextlib.nullcontext(), \
+                _no_plugin_autoload():
+            yield
+
+    def results(self, code) -> GradingResults:
+        """The outcome of pytest's run that exited with ``code``.
+
+        Raises
+        ------
+        GradingError
+            When the suite did not run or the grader failed (with the tests collected, for a report at 0).
+        """
+        collector = self.collector
+        if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not collector.planned:
+            raise GradingError(f"the hidden suite did not run (pytest exit {int(code)}):\n{self.log.getvalue()[-3000:]}",
+                               collector.planned.values())
+        if collector.grader_errors:
+            raise GradingError("; ".join(collector.grader_errors[:3]), collector.planned.values())
+        return collector.grading_results()
+
+
 def grade(submission: Path, assignment: str, *, use_bwrap: bool = True,
           seed: int = 231, verbose: bool = False, rubric: Path | None = None,
           only: list[str] | None = None) -> GradingResults:
@@ -102,37 +182,19 @@ def grade(submission: Path, assignment: str, *, use_bwrap: bool = True,
     GradingError
         When the suite could not run or the sandbox could not start: no verdict is possible.
     """
-    submission = Path(submission).resolve()
-    if not submission.is_dir():
-        raise GradingError(f"no submission folder at {submission}")
-    folder = suite_folder(assignment)
-    targets = [str(folder / name) for name in only] if only else [str(folder)]
-    args = [*targets, "-c", str(SUITE_INI), "--rootdir", str(folder),
-            "--submission", str(submission), "--rubric", str(rubric or folder / "rubric.toml"),
-            "--grading-seed", str(seed), "--reference", str(source_folder(assignment)),
-            "--tb=no", "-q", *QUIET_PYTEST]
-    if catalogue_files(folder):
-        args += ["--catalogue", str(folder)]
-    if not use_bwrap:
-        args.append("--no-bwrap")
-    collector = pytest_plugin.ResultCollector()
+    run = SuiteRun(assignment, submission, use_bwrap=use_bwrap, seed=seed, rubric=rubric, only=only)
     # the sandbox starts now, not once pytest has configured itself: its start (numpy's import in
     # the worker) is what the first tests wait for
-    early = pytest_plugin.EarlySandbox(str(submission), use_bwrap)
-    log = io.StringIO()
-    with contextlib.redirect_stdout(log) if not verbose else contextlib.nullcontext(), _no_plugin_autoload():
+    early = run.start_sandbox()
+    with run.pytest_context(verbose):
         try:
-            code = pytest.main(args, plugins=[pytest_plugin, collector, pytest_plugin.StartedSandbox(early)])
+            code = pytest.main(run.pytest_args(),
+                               plugins=[pytest_plugin, run.collector, pytest_plugin.StartedSandbox(early)])
         except Exception as err:  # pytest itself failed: the suite is broken
             raise GradingError(f"the hidden suite crashed: {traceback.format_exc(limit=3)}") from err
         finally:
             early.close()  # also when pytest stopped before its session started (a refused rubric)
-    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not collector.planned:
-        raise GradingError(f"the hidden suite did not run (pytest exit {int(code)}):\n{log.getvalue()[-3000:]}",
-                           collector.planned.values())
-    if collector.grader_errors:
-        raise GradingError("; ".join(collector.grader_errors[:3]), collector.planned.values())
-    return collector.grading_results()
+    return run.results(code)
 
 
 def grade_to_file(submission: Path, assignment: str, out: Path | None, **options) -> tuple[int, GradingResults | None]:
@@ -145,8 +207,13 @@ def grade_to_file(submission: Path, assignment: str, out: Path | None, **options
         2 when the grader could not run, with ``None`` (a report at 0 is written to ``out``, the error on
         stderr).
     """
+    return outcome_to_file(lambda: grade(Path(submission), assignment, **options), out)
+
+
+def outcome_to_file(outcome, out: Path | None) -> tuple[int, GradingResults | None]:
+    """`grade_to_file` for a grading already under way: ``outcome()`` gives its results or raises GradingError."""
     try:
-        results = grade(Path(submission), assignment, **options)
+        results = outcome()
     except GradingError as err:
         print(f"grading failed: {err}", file=sys.stderr)
         if out is not None:

@@ -83,18 +83,14 @@ def preload() -> None:
             importlib.import_module(f"_pytest.{name}")
 
 
-def run_grading(connection: socket.socket) -> int:
-    """In a forked child: read the request, run the command as ``python -m autograder`` would; its status."""
+def become_grading(connection: socket.socket, request: dict) -> bool:
+    """In a forked child: become the requested grading (its session, files, environment, folder); False if
+    the requester gave up before it knew this grading's pid (nothing may run then)."""
     os.setsid()
-    die_with_parent()  # the parent is the single-threaded server
+    die_with_parent()  # the parent is single-threaded: the server, or a suite process
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the grading waits for its sandbox
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    reader = connection.makefile("rb")
-    line = reader.readline()
-    if not line.strip():  # a connection that asks nothing, or a requester gone: nothing to grade
-        return 1
-    request = json.loads(line)
     for fd, path, flags in ((0, os.devnull, os.O_RDONLY), (1, request["stdout"], os.O_WRONLY | os.O_CREAT),
                             (2, request["stderr"], os.O_WRONLY | os.O_CREAT)):
         target = os.open(path, flags, 0o600)
@@ -106,20 +102,11 @@ def run_grading(connection: socket.socket) -> int:
     os.chdir(request["cwd"])
     sys.argv = [sys.executable, "-m", "autograder", *request["argv"]]
     connection.sendall(f"pid {os.getpid()}\n".encode())
-    if connection.recv(1) != b"g":  # the requester gave up before it knew this pid: grade nothing
-        return 1
-    try:
-        from autograder.cli import main
+    return connection.recv(1) == b"g"
 
-        code = main(request["argv"])
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-        if not isinstance(done.code, int) and done.code is not None:
-            print(done.code, file=sys.stderr)
-    except BaseException:  # noqa: BLE001 - reported as the command line would, then a status
-        traceback.print_exc()
-        code = 1
-    code = 0 if code is None else int(code)
+
+def end_grading(connection: socket.socket, code: int) -> int:
+    """In a grading: finish as the command's process would, tell the requester ``exit N``; ``code``."""
     with contextlib.suppress(Exception):
         import atexit
 
@@ -133,12 +120,53 @@ def run_grading(connection: socket.socket) -> int:
     return code
 
 
-def serve(path: str) -> None:
-    """Listen on the Unix socket ``path`` and fork a grading per connection, until stdin closes."""
+def run_grading(connection: socket.socket, suites: dict[str, str]) -> int:
+    """In a forked child: read the request, run the command as ``python -m autograder`` would; its status.
+
+    A request the assignment's suite process can take (:mod:`.prepared_suite`) is handed over to it.
+    """
+    from autograder.grading import prepared_suite
+
+    die_with_parent()  # the parent is the single-threaded server
+    reader = connection.makefile("rb")
+    line = reader.readline()
+    if not line.strip():  # a connection that asks nothing, or a requester gone: nothing to grade
+        return 1
+    request = json.loads(line)
+    if prepared_suite.forward(request, line, connection, suites):
+        return 0
+    if not become_grading(connection, request):  # grade nothing
+        return 1
+    try:
+        from autograder.cli import main
+
+        code = main(request["argv"])
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if not isinstance(done.code, int) and done.code is not None:
+            print(done.code, file=sys.stderr)
+    except BaseException:  # noqa: BLE001 - reported as the command line would, then a status
+        traceback.print_exc()
+        code = 1
+    return end_grading(connection, 0 if code is None else int(code))
+
+
+def serve(path: str, prepare: list[str] = ()) -> None:
+    """Listen on the Unix socket ``path`` and fork a grading per connection, until stdin closes.
+
+    Each assignment of ``prepare`` gets a suite process (:func:`.prepared_suite.start`), listening
+    beside ``path``, that the batch's gradings are forked from once it has collected its suite.
+    """
+    from autograder.grading import prepared_suite
+
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the requester decides when gradings stop
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # finished gradings are reaped by the kernel
     preload()
+    suites = {}
+    for number, assignment in enumerate(dict.fromkeys(prepare)):
+        suites[assignment] = path + SUITE_SOCKET_SUFFIX.format(number=number)
+        prepared_suite.start(assignment, suites[assignment])
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)
@@ -157,7 +185,7 @@ def serve(path: str) -> None:
                 code = 1
                 try:
                     listener.close()
-                    code = run_grading(connection)
+                    code = run_grading(connection, suites)
                 finally:
                     os._exit(code)
             connection.close()
@@ -167,6 +195,8 @@ def serve(path: str) -> None:
 
 FOLDER_PREFIX = "grading-server-"
 SOCKET_NAME = "socket"
+SUITE_SOCKET_SUFFIX = ".suite{number}"  # beside the server's socket: a suite process's (.prepared_suite)
+SUITE_SOCKET_ROOM = len(SUITE_SOCKET_SUFFIX.format(number=99)) + len(".new")
 
 
 def folders_parent() -> Path:
@@ -178,18 +208,21 @@ def folders_parent() -> Path:
         When there is none.
     """
     try:
-        return socket_parent(len(SOCKET_NAME))
+        return socket_parent(len(SOCKET_NAME) + SUITE_SOCKET_ROOM)
     except OSError as err:
         raise ServerUnavailable(f"no folder for the grading server's socket: {err}") from None
 
 
-def server_command(path: str) -> list[str]:
-    """The command that runs a grading server listening at ``path``."""
-    return [sys.executable, "-m", "autograder.grading.grading_server", path]
+def server_command(path: str, prepare: tuple[str, ...] = ()) -> list[str]:
+    """The command that runs a grading server listening at ``path``, with a suite process for each of ``prepare``."""
+    return [sys.executable, "-m", "autograder.grading.grading_server", path, *prepare]
 
 
 class GradingServer:
     """A running fork server; a context manager (leaving it stops the server, not running gradings).
+
+    Each assignment of ``prepare`` gets a suite process: that assignment's gradings of the batch's
+    form are forked after its suite is collected, once for all (:mod:`.prepared_suite`).
 
     Start it from a thread that outlives the gradings (the server dies with that thread). It is
     not waited for: its caller prepares its first submissions while the server makes its imports,
@@ -202,7 +235,7 @@ class GradingServer:
         On creation, when there is no folder its socket's path fits in (:func:`folders_parent`).
     """
 
-    def __init__(self):
+    def __init__(self, prepare: tuple[str, ...] = ()):
         parent = folders_parent()
         remove_abandoned(parent)  # folders of killed runs (kill -9) there
         self._folder = contextlib.ExitStack()
@@ -211,7 +244,7 @@ class GradingServer:
         from autograder.paths import REPO_ROOT
 
         # not waited for here: the caller prepares its first submissions while the server imports
-        self._proc = subprocess.Popen(server_command(self.path), cwd=REPO_ROOT, stdin=subprocess.PIPE,
+        self._proc = subprocess.Popen(server_command(self.path, tuple(prepare)), cwd=REPO_ROOT, stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, start_new_session=True)
         self._starting = threading.Lock()
         self._ready: bool | None = None  # None: not known yet
@@ -282,4 +315,4 @@ class GradingServer:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], sys.argv[2:])

@@ -408,11 +408,12 @@ class KitAutograde(Autograde):
         (:mod:`.metadata_schema`).
         """
         forget_released()
+        todo = self._to_process()
         try:
             with owned_temporary_folder("kit-autograde-") as scratch, \
-                    Gradings("", jobs=self.jobs, timeout=self.grading_timeout,
-                             dask_scheduler=self.dask_scheduler or None) as gradings:
-                self._ahead = self._grade_ahead(gradings, Path(scratch))
+                    Gradings("", jobs=self.jobs, timeout=self.grading_timeout, dask_scheduler=self.dask_scheduler or None,
+                             assignments=tuple(sorted({assignment for assignment, _ in todo}))) as gradings:
+                self._ahead = self._grade_ahead(gradings, Path(scratch), todo)
                 try:
                     with shared_gradebook_engines(self.one_transaction_per_submission) as self._gradebooks, \
                             compiled_metadata_schema():
@@ -429,14 +430,18 @@ class KitAutograde(Autograde):
                            "to grade the others (submissions already autograded are skipped)")
             raise
 
-    def _grade_ahead(self, gradings: Gradings, scratch: Path) -> dict:
-        """``{(assignment, student): (hash of the graded files, future of the results)}``."""
+    def _to_process(self) -> list[tuple[str, str]]:
+        """``(assignment, student)`` of each submission nbgrader's loop will grade, in its own order."""
         regexp = self._format_source("(?P<assignment_id>.*)", "(?P<student_id>.*)", escape=True)
         todo = []
         for folder in sorted(self.assignments):  # nbgrader's own order
             match = re.match(regexp, folder)
             if match is not None and self._will_process(match["assignment_id"], match["student_id"]):
                 todo.append((match["assignment_id"], match["student_id"]))
+        return todo
+
+    def _grade_ahead(self, gradings: Gradings, scratch: Path, todo: list[tuple[str, str]]) -> dict:
+        """``{(assignment, student): (hash of the graded files, future of the results)}`` for ``todo``."""
         self._progress = Progress(len(todo), "kit autograde", log=self.log)
         ahead = {}
         for assignment_id, student_id in todo:
