@@ -219,14 +219,20 @@ def descendants_of(pid: int) -> list[int]:
     return found
 
 
+def grading_request(folder: Path, tmp_path: Path, assignment: str = "cnn", extra=(), env: dict | None = None,
+                    name: str = "") -> dict:
+    """A request of the server's protocol for a grading of ``folder``, its files under ``tmp_path``."""
+    return {"argv": ["grade", str(folder), "--assignment", assignment, "--json", str(tmp_path / f"results{name}.json"),
+                     *extra],
+            "env": env or dict(os.environ), "cwd": str(REPO),
+            "stdout": str(tmp_path / f"out{name}"), "stderr": str(tmp_path / f"err{name}")}
+
+
 def test_the_requesters_environment_and_folder_reach_the_grading(server, tmp_path, monkeypatch):
     # set after the server started: only the request carries it; the sandbox passes it to student code
     monkeypatch.setenv("OPENBLAS_L2_SIZE", "262144")
     folder = solved_with(tmp_path / "ann", HANG_AT_IMPORT)
-    connection = server.connect({"argv": ["grade", str(folder), "--assignment", "cnn", "--json",
-                                          str(tmp_path / "results.json")],
-                                 "env": dict(os.environ), "cwd": str(REPO),
-                                 "stdout": str(tmp_path / "out"), "stderr": str(tmp_path / "err")}, 300)
+    connection = server.connect(grading_request(folder, tmp_path), 300)
     with connection, connection.makefile("rb") as reader:
         pid = int(reader.readline().split()[1])
         connection.sendall(b"g")
@@ -361,9 +367,7 @@ def parent_of(pid: int) -> int:
 def request_grading(server: GradingServer, folder: Path, tmp_path: Path, extra: list[str] = (),
                     env: dict | None = None) -> tuple[int, int, int]:
     """One grading of ``folder`` over the server's protocol: ``(its pid, its parent's pid, its exit status)``."""
-    argv = ["grade", str(folder), "--assignment", "cnn", "--json", str(tmp_path / "results.json"), *extra]
-    connection = server.connect({"argv": argv, "env": env or dict(os.environ), "cwd": str(REPO),
-                                 "stdout": str(tmp_path / "out"), "stderr": str(tmp_path / "err")}, 300)
+    connection = server.connect(grading_request(folder, tmp_path, extra=extra, env=env), 300)
     with connection, connection.makefile("rb") as reader:
         pid = int(reader.readline().split()[1])
         parent = parent_of(pid)
@@ -435,9 +439,7 @@ def test_a_suite_that_cannot_be_collected_leaves_its_gradings_to_the_server(tmp_
         assert not suite_socket(running, 0).exists()  # that suite process ended without listening
         pid, parent, code = request_grading(running, copy_of(RELEASE, tmp_path / "ann"), tmp_path)
         assert code == 0 and parent != running._proc.pid
-        argv = ["grade", str(tmp_path / "ann"), "--assignment", "no-such-homework", "--json", str(tmp_path / "r.json")]
-        connection = running.connect({"argv": argv, "env": dict(os.environ), "cwd": str(REPO),
-                                      "stdout": str(tmp_path / "out2"), "stderr": str(tmp_path / "err2")}, 60)
+        connection = running.connect(grading_request(tmp_path / "ann", tmp_path, "no-such-homework", name="2"), 60)
         with connection, connection.makefile("rb") as reader:
             pid = int(reader.readline().split()[1])
             assert parent_of(pid) == running._proc.pid
@@ -453,10 +455,7 @@ def test_the_suite_process_and_its_gradings_end_with_the_server(tmp_path):
         running.wait_until_ready()
         assert wait_until(suite_socket(running).exists, 120)
         (suite,) = children_of(running._proc.pid)
-        connection = running.connect({"argv": ["grade", str(folder), "--assignment", "cnn", "--json",
-                                               str(tmp_path / "results.json")],
-                                      "env": dict(os.environ), "cwd": str(REPO),
-                                      "stdout": str(tmp_path / "out"), "stderr": str(tmp_path / "err")}, 300)
+        connection = running.connect(grading_request(folder, tmp_path), 300)
         with connection, connection.makefile("rb") as reader:
             pid = int(reader.readline().split()[1])
             connection.sendall(b"g")
