@@ -85,8 +85,10 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp, GradingServer(prepare=(args.assignment,)) as server:
         # as in a batch: the suite collected once, each grading forked after its collection
         server.wait_until_ready()
-        suite = Path(server.path + SUITE_SOCKET_SUFFIX.format(number=0))
+        suite, deadline = Path(server.path + SUITE_SOCKET_SUFFIX.format(number=0)), time.monotonic() + 120
         while not suite.exists():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the grading server's suite process for {args.assignment} did not collect its suite")
             time.sleep(0.05)
         rows = []
         for label, folder in submissions(Path(tmp), args.assignment):

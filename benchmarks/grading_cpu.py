@@ -1,8 +1,10 @@
 """A forked grading's CPU in the grader's process, and how much of it comes before the first test.
 
 Makes the grading server's imports (`grading_server.preload`), then forks one
-child per grading, as the grading server does for `grade-all` and the kit's
-`nbgrader autograde`. Each child grades SUBMISSION with the assignment's hidden suite
+child per grading that runs `grade` whole, as the grading server's own gradings
+do (before the suite process of `prepared_suite`, every grading of `grade-all`
+and the kit's `nbgrader autograde`; now those it cannot hand over). Each child
+grades SUBMISSION with the assignment's hidden suite
 (student code in the sandbox) and reports the CPU of its main thread
 (``time.thread_time``): in all, and up to the end of pytest's collection (its
 configuration, the suite's modules imported and rewritten, the reference and the

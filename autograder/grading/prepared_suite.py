@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.cli import grade_summary
 from autograder.grading import grading_server, pytest_plugin
 from autograder.grading.grade import AUTOLOAD_OFF, GradingError, SuiteRun, outcome_to_file
 
@@ -137,10 +138,7 @@ class _ForkAfterCollection:
         try:
             self.run.for_submission(Path(request["argv"][1]))
         except GradingError as err:  # reported as the command reports it, before any test
-            def refused():
-                raise err
-            status, _ = outcome_to_file(refused, Path(request["argv"][5]))
-            os._exit(grading_server.end_grading(connection, status))
+            _finish_grading(connection, request, err)
         session.config.option.submission = str(self.run.submission)
         self.run.collector.started = time.perf_counter()
         self.sandbox = session.config.stash[pytest_plugin.EARLY] = self.run.start_sandbox()
@@ -200,15 +198,26 @@ def _suite_process(assignment: str, path: str) -> None:
     if plugin.grading is None:  # the suite process: its collection failed, so it never listened
         os._exit(1)
     connection, request = plugin.grading
-
-    def outcome():
+    try:
         if crash is not None:
             raise GradingError(f"the hidden suite crashed: {crash}")
-        return run.results(code)
+        outcome = run.results(code)
+    except GradingError as err:
+        outcome = err
+    _finish_grading(connection, request, outcome)
 
-    from autograder.cli import grade_summary
 
-    status, results = outcome_to_file(outcome, Path(request["argv"][5]))
-    if results is not None:
-        print(grade_summary(request["argv"][1], results))
+def _finish_grading(connection: socket.socket, request: dict, outcome) -> None:
+    """End a forked grading as the grade command ends: its results file, its summary line, its status.
+
+    ``outcome`` is the `GradingResults`, or the `GradingError` that stopped the grading.
+    """
+    def results():
+        if isinstance(outcome, GradingError):
+            raise outcome
+        return outcome
+
+    status, written = outcome_to_file(results, Path(request["argv"][5]))
+    if written is not None:
+        print(grade_summary(request["argv"][1], written))
     os._exit(grading_server.end_grading(connection, status))
