@@ -6,6 +6,7 @@ exception's summary (its type and message): no traceback of the hidden test is f
 """
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -118,3 +119,70 @@ def test_a_failures_report_is_the_exceptions_summary_not_a_traceback(run):
     assert reports["test_skipped"]["call"].skipped
     assert reports["test_expected_failure"]["call"].skipped
     assert reports["test_expected_failure"]["call"].wasxfail == "known"
+
+
+# A suite that tries to learn the submission while it is collected (a conftest hook, a test
+# parametrized from it) and while a test runs: it must read the same nothing in every run.
+PEEKING_CONFTEST = '''
+import json, os
+
+
+def _record(where, value):
+    with open(os.environ["PEEK_LOG"], "a") as log:
+        log.write(json.dumps([where, value]) + "\\n")
+
+
+def pytest_configure(config):
+    _record("conftest pytest_configure", config.getoption("--submission"))
+
+
+def pytest_generate_tests(metafunc):
+    if "student_file" in metafunc.fixturenames:
+        folder = metafunc.config.getoption("--submission")
+        _record("pytest_generate_tests", folder)
+        metafunc.parametrize("student_file", sorted(os.listdir(folder)) if folder else ["none"])
+
+
+def pytest_collection_modifyitems(config, items):
+    _record("pytest_collection_modifyitems", config.getoption("--submission"))
+'''
+
+PEEKING_SUITE = '''
+import pytest
+
+
+@pytest.mark.grades("f")
+def test_per_student_file(student_file, pytestconfig):
+    from conftest import _record
+    _record("a test", pytestconfig.getoption("--submission"))
+'''
+
+
+def test_suite_code_never_reads_the_submission_folder(tmp_path, monkeypatch):
+    """A suite sees --submission as None when it configures, collects and runs; only the plugin keeps it."""
+    folder = tmp_path / "suite"
+    folder.mkdir()
+    (folder / "conftest.py").write_text(PEEKING_CONFTEST)
+    (folder / "test_peek.py").write_text(PEEKING_SUITE)
+    (folder / "rubric.toml").write_text('total = 1\n[functions]\nf = { module = "m", points = 1 }\n')
+    submission = tmp_path / "ann"
+    (submission / "nnl").mkdir(parents=True)
+    log = tmp_path / "peek.log"
+    monkeypatch.setenv("PEEK_LOG", str(log))
+    monkeypatch.setenv(AUTOLOAD_OFF, "1")
+    monkeypatch.syspath_prepend(str(folder))
+
+    class Kept:
+        def pytest_sessionfinish(self, session):
+            self.submission = session.config.stash[pytest_plugin.SUBMISSION]
+
+    kept, collector = Kept(), pytest_plugin.ResultCollector()
+    code = pytest.main([str(folder), "-c", str(SUITE_INI), "--rootdir", str(folder), "-p", "no:cacheprovider",
+                        "--rubric", str(folder / "rubric.toml"), "--submission", str(submission),
+                        "--tb=no", "-q", *QUIET_PYTEST], plugins=[pytest_plugin, collector, kept])
+    assert code == pytest.ExitCode.OK
+    seen = [tuple(line) for line in map(json.loads, log.read_text().splitlines())]
+    assert seen == [("conftest pytest_configure", None), ("pytest_generate_tests", None),
+                    ("pytest_collection_modifyitems", None), ("a test", None)]
+    assert [test.name for test in collector.grading_results().tests] == ["f: test_per_student_file[none]"]
+    assert kept.submission == str(submission)  # the plugin's, for the sandbox

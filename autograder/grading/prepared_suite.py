@@ -139,7 +139,7 @@ class _ForkAfterCollection:
             self.run.for_submission(Path(request["argv"][1]))
         except GradingError as err:  # reported as the command reports it, before any test
             _finish_grading(connection, request, err)
-        session.config.option.submission = str(self.run.submission)
+        session.config.stash[pytest_plugin.SUBMISSION] = str(self.run.submission)
         self.run.collector.started = time.perf_counter()
         self.sandbox = session.config.stash[pytest_plugin.EARLY] = self.run.start_sandbox()
 

@@ -1,7 +1,11 @@
 """The pytest plugin that turns a hidden suite's run into `GradingResults`.
 
 It runs in the grader's process, with the hidden tests; student code is only
-reached through the ``student`` fixture, which goes through the sandbox.
+reached through the ``student`` fixture, which goes through the sandbox. The
+submission's folder is the sandbox's alone: the plugin takes ``--submission``
+out of pytest's options when it configures (suite code reads None), so what
+a suite collects is the same for every submission, as a grading server's
+prepared suite, collected once per batch before any submission, requires.
 
 - ``@pytest.mark.grades("name")``: the graded function or class of a test
   (exactly one per test); its points come from the rubric, split equally
@@ -159,11 +163,16 @@ RUBRIC = pytest.StashKey[Rubric]()
 STUDENT = pytest.StashKey[Student]()
 DIAGNOSER = pytest.StashKey[Diagnoser]()
 COLLECTOR = pytest.StashKey[ResultCollector]()
+# The submission's folder ("" when none is given), taken out of pytest's options at configuration:
+# a suite reaches the submission only through the sandbox, so that nothing it collects can depend on
+# which submission is graded (a grading server's prepared suite collects before it knows).
+SUBMISSION = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("autograder", "hidden-suite grading")
-    group.addoption("--submission", help="the student's assignment folder to grade")
+    group.addoption("--submission", help="the student's assignment folder to grade (reached through the sandbox "
+                                          "fixture only: suite code reads None for this option)")
     group.addoption("--rubric", help="the rubric.toml of the suite")
     group.addoption("--grading-seed", type=int, default=231, help="seed of every test's inputs")
     group.addoption("--no-bwrap", action="store_true", help="force the rlimits-only sandbox (testing only)")
@@ -171,7 +180,10 @@ def pytest_addoption(parser):
     group.addoption("--catalogue", help="the suite folder whose mutations*.py catalogue the mistakes (diagnosis)")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
+    config.stash[SUBMISSION] = config.option.submission or ""
+    config.option.submission = None  # what suite code reads of --submission, whatever was given
     config.addinivalue_line("markers", "grades(name): the graded function or class this test scores")
     config.addinivalue_line("markers", "isolates(*names): graded functions the tested one calls; on a failure "
                                        "with the student's own, the test runs again with the reference's")
@@ -326,7 +338,7 @@ class StartedSandbox:
 def pytest_sessionstart(session):
     if EARLY in session.config.stash:  # started by the caller
         return
-    submission = session.config.getoption("--submission", None)
+    submission = session.config.stash[SUBMISSION]
     if submission and Path(submission).is_dir():
         session.config.stash[EARLY] = EarlySandbox(submission, not session.config.getoption("--no-bwrap"))
 
@@ -342,7 +354,7 @@ def sandbox(pytestconfig):
     """The sandbox over the submission under test (one worker, restarted after a crash)."""
     early = pytestconfig.stash.get(EARLY, None)
     if early is None:
-        raise GraderError(f"no submission folder given (--submission {pytestconfig.getoption('--submission')!r})")
+        raise GraderError(f"no submission folder given (--submission {pytestconfig.stash[SUBMISSION]!r})")
     box = early.get()
     collector = pytestconfig.stash.get(COLLECTOR, None)
     if collector is not None:
