@@ -61,6 +61,15 @@ def test_group():
 '''
 
 
+def run_suite(folder, *args: str, plugins) -> pytest.ExitCode:
+    """pytest on the suite in ``folder`` as the grade command runs a hidden suite: only the kit's plugin, and ``plugins``."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(AUTOLOAD_OFF, "1")
+        return pytest.main([str(folder), "-c", str(SUITE_INI), "--rootdir", str(folder),
+                            "--rubric", str(folder / "rubric.toml"), *args, "--tb=no", "-q", *QUIET_PYTEST],
+                           plugins=[pytest_plugin, *plugins])
+
+
 class Reports:
     """Every report of the run, by test name and phase."""
 
@@ -81,11 +90,7 @@ def run(tmp_path_factory):
         f = { module = "m", points = 70 }
     '''))
     collector, reports = pytest_plugin.ResultCollector(), Reports()
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv(AUTOLOAD_OFF, "1")  # as the grade command runs it: only the kit's plugin
-        code = pytest.main([str(folder), "-c", str(SUITE_INI), "--rootdir", str(folder),
-                            "--rubric", str(folder / "rubric.toml"), "--tb=no", "-q", *QUIET_PYTEST],
-                           plugins=[pytest_plugin, collector, reports])
+    code = run_suite(folder, plugins=[collector, reports])
     assert code == pytest.ExitCode.TESTS_FAILED
     results = {test.name.split(": ", 1)[1]: test for test in collector.grading_results().tests}
     return results, reports.by_test
@@ -169,7 +174,6 @@ def test_suite_code_never_reads_the_submission_folder(tmp_path, monkeypatch):
     (submission / "nnl").mkdir(parents=True)
     log = tmp_path / "peek.log"
     monkeypatch.setenv("PEEK_LOG", str(log))
-    monkeypatch.setenv(AUTOLOAD_OFF, "1")
     monkeypatch.syspath_prepend(str(folder))
 
     class Kept:
@@ -177,9 +181,7 @@ def test_suite_code_never_reads_the_submission_folder(tmp_path, monkeypatch):
             self.submission = session.config.stash[pytest_plugin.SUBMISSION]
 
     kept, collector = Kept(), pytest_plugin.ResultCollector()
-    code = pytest.main([str(folder), "-c", str(SUITE_INI), "--rootdir", str(folder), "-p", "no:cacheprovider",
-                        "--rubric", str(folder / "rubric.toml"), "--submission", str(submission),
-                        "--tb=no", "-q", *QUIET_PYTEST], plugins=[pytest_plugin, collector, kept])
+    code = run_suite(folder, "--submission", str(submission), plugins=[collector, kept])
     assert code == pytest.ExitCode.OK
     seen = [tuple(line) for line in map(json.loads, log.read_text().splitlines())]
     assert seen == [("conftest pytest_configure", None), ("pytest_generate_tests", None),
